@@ -1,0 +1,176 @@
+"""The plain stages wired together: read -> screen -> build -> solve -> extract -> write.
+
+Each stage is usable on its own from Python; :func:`solve_instance` runs them in
+order and times each phase.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from allocator import __version__
+from allocator.plan import Plan, extract_plan, schedule_from_solution
+from allocator.problems import InfeasibleInstance, NoSolution
+from allocator.reading import Instance, read_instance
+from allocator.screening import Screen, screen
+from allocator.solving import SolveOptions, SolverRun, highs_version, solve_model
+from allocator.writing import write_plan
+
+METHODS = ("exact",)
+
+
+@dataclass
+class SolveResult:
+    instance: Instance
+    status: str
+    plan: Plan
+    best_bound: float
+    gap: float
+    method: str
+    solver: str
+    solver_version: str
+    seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    model_size: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        inst = self.instance
+        plan = self.plan
+        return {
+            "instance": inst.name,
+            "instance_sha256": inst.files_sha256,
+            "method": self.method,
+            "solver": self.solver,
+            "solver_version": self.solver_version,
+            "allocator_version": __version__,
+            "status": self.status,
+            "served_value": plan.served_value,
+            "best_bound": self.best_bound,
+            "gap": self.gap,
+            "total_bill_yuan": plan.total_bill_yuan,
+            "total_subsidy_yuan": plan.total_subsidy_yuan,
+            "carbon_kg": plan.carbon_kg,
+            "cost_yuan": plan.cost,
+            "demands_served": int(len(plan.assignments)),
+            "demands_total": int(len(inst.demands)),
+            "wall_seconds": self.seconds,
+            "model": self.model_size,
+            "notes": self.notes,
+        }
+
+
+def relative_gap(value: float, bound: float) -> float:
+    """(bound - value) / |bound|, 0 when both are 0: how far the value may be from optimal."""
+    if abs(bound) < 1e-12:
+        return 0.0 if abs(value) < 1e-12 else float("inf")
+    return max(0.0, (bound - value) / abs(bound))
+
+
+def check_must_serve(instance: Instance, scr: Screen) -> None:
+    """Exit 3 early when a must_serve demand fails R1-R4 on its own."""
+    must = instance.demands.loc[instance.demands["must_serve"], "demand_id"]
+    failing = [(d, scr.reasons[d]) for d in must if d in scr.reasons]
+    if failing:
+        lines = [f"must_serve demand '{d}' cannot be served: {reason}" for d, reason in failing]
+        raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
+
+
+def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
+    """Read, screen, build, solve and extract; raise Infeasible/NoSolution errors as results demand."""
+    from models.build import build_model
+    from models.data import prepare
+
+    options = options or SolveOptions()
+    if options.method not in METHODS:
+        raise ValueError(f"unknown method '{options.method}' (known: {', '.join(METHODS)})")
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    instance = read_instance(Path(folder))
+    seconds["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scr = screen(instance)
+    check_must_serve(instance, scr)
+    data = prepare(instance, scr)
+    model = build_model(data)
+    seconds["build"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if data.n_pairs == 0:
+        run = None
+    else:
+        run = solve_model(model, options)
+    seconds["solve"] = time.perf_counter() - t0
+    if run is not None:
+        seconds["translate"] = run.translate_seconds
+
+    t0 = time.perf_counter()
+    status, bound, notes = _outcome(run, instance)
+    chosen = run.assign > 0.5 if run is not None else np.zeros(0, dtype=bool)
+    schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage if run is not None else np.zeros(0))
+    plan = extract_plan(instance, scr, data.pairs[chosen], schedule)
+    seconds["extract"] = time.perf_counter() - t0
+    bound = max(bound, plan.served_value) if bound is not None else plan.served_value
+    size = {
+        "pairs": data.n_pairs,
+        "usage_variables": data.n_usage_vars,
+        "variables": int(model.nvariables()),
+        "constraints": int(model.nconstraints()),
+    }
+    return SolveResult(
+        instance=instance,
+        status=status,
+        plan=plan,
+        best_bound=bound,
+        gap=relative_gap(plan.served_value, bound),
+        method=options.method,
+        solver="highs",
+        solver_version=highs_version(),
+        seconds=seconds,
+        notes=notes,
+        model_size=size,
+    )
+
+
+def _outcome(run: SolverRun | None, instance: Instance) -> tuple[str, float | None, list[str]]:
+    if run is None:
+        return "optimal", 0.0, ["no demand has an allowed pool: nothing to solve"]
+    first = run.value_stage
+    if first.status == "infeasible":
+        must = list(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
+        lines = [f"must_serve demands {', '.join(must)} cannot all be served together within capacity, green power, thresholds, caps and budgets"]
+        raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
+    if first.status == "no_solution":
+        raise NoSolution(f"no plan found within the limits (stage 1 ended {first.termination})")
+    second = run.cost_stage
+    proven = first.status == "optimal" and second is not None and second.status == "optimal"
+    return ("optimal" if proven else "feasible"), first.bound, list(run.notes)
+
+
+def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None) -> SolveResult:
+    result = solve_instance(folder, options)
+    t0 = time.perf_counter()
+    result.seconds["write"] = 0.0
+    summary = result.summary()
+    write_plan(out, result.plan, summary)
+    result.seconds["write"] = time.perf_counter() - t0
+    summary["wall_seconds"] = result.seconds
+    # the summary on disk carries the write time too: rewrite just that file atomically
+    _rewrite_summary(out, summary)
+    return result
+
+
+def _rewrite_summary(out: Path, summary: dict) -> None:
+    import json
+    import os
+
+    from allocator.writing import _clean
+
+    path = Path(out) / "summary.json"
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

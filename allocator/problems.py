@@ -1,0 +1,69 @@
+"""Problems found in input, and the exceptions that carry them with an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# Exit codes of shared/SPEC.md, for every command.
+EXIT_OK = 0
+EXIT_VIOLATED = 1
+EXIT_INVALID = 2
+EXIT_INFEASIBLE = 3
+EXIT_NO_SOLUTION = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or suspicious) in the input, located as precisely as known.
+
+    ``line`` is the 1-based line of a CSV file (the header is line 1), or the
+    1-based data row of a Parquet file.
+    """
+
+    file: str
+    message: str
+    line: int | None = None
+    column: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column is not None:
+            where += f", column '{self.column}'"
+        return f"{where}: {self.message}"
+
+
+class AllocatorError(Exception):
+    """A domain error that the command line turns into one message and an exit code."""
+
+    exit_code = EXIT_INVALID
+
+
+class InvalidInstance(AllocatorError):
+    """The instance folder has errors; ``problems`` lists every one found."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None):
+        self.problems = problems
+        self.warnings = warnings or []
+        super().__init__(f"{len(problems)} problem(s) in the instance")
+
+
+class InfeasibleInstance(AllocatorError):
+    """No plan satisfies every rule; ``reasons`` says what conflicts."""
+
+    exit_code = EXIT_INFEASIBLE
+
+    def __init__(self, message: str, reasons: list[str] | None = None):
+        self.reasons = reasons or []
+        super().__init__(message)
+
+
+class NoSolution(AllocatorError):
+    """The solver found no plan within the limits."""
+
+    exit_code = EXIT_NO_SOLUTION

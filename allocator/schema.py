@@ -1,0 +1,180 @@
+"""The instance format of shared/SPEC.md, kept as data.
+
+Each table is a list of :class:`Column` rows (name, type, default, required,
+range). The reader (:mod:`allocator.io`) and the validator
+(:mod:`allocator.validate`) are driven by these rows, so the format is stated
+once. Units are in the column names (yuan, kWh, ms, card-hours).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+INF = math.inf
+REQUIRED = object()  # marker: the column has no default
+
+ColumnType = Literal["id", "str", "float", "int", "bool"]
+
+SCHEMA_VERSION = 1
+
+DEFAULT_LATENCY_CLASSES_MS: dict[str, float] = {
+    "realtime": 5.0,
+    "interactive": 20.0,
+    "batch": INF,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    default: object = REQUIRED
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    low_open: bool = False  # True: the lower bound is exclusive
+    choices: tuple[str, ...] | None = None
+    allow_inf: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Table:
+    stem: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]  # columns that must be unique together
+    optional: bool = False
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "regions",
+        (
+            Column("region_id", "id"),
+            Column("grid_carbon_kg_per_kwh", "float", 0.0, low=0.0),
+        ),
+        key=("region_id",),
+    ),
+    Table(
+        "latency",
+        (
+            Column("from_region", "id"),
+            Column("to_region", "id"),
+            Column("rtt_ms", "float", low=0.0, allow_inf=True),
+        ),
+        key=("from_region", "to_region"),
+    ),
+    Table(
+        "centers",
+        (
+            Column("center_id", "id"),
+            Column("region_id", "id"),
+            Column("kind", "str", choices=("supercomputing", "intelligent", "general")),
+            Column("pue", "float", 1.0, low=1.0),
+            Column("green_kwh", "float", 0.0, low=0.0, allow_inf=True),
+            Column("min_green_share", "float", 0.0, low=0.0, high=1.0),
+            Column("grid_kwh_cap", "float", INF, low=0.0, allow_inf=True),
+        ),
+        key=("center_id",),
+    ),
+    Table(
+        "pools",
+        (
+            Column("pool_id", "id"),
+            Column("center_id", "id"),
+            Column("accelerator", "id"),
+            Column("cards", "float", low=0.0),
+            Column("price_yuan_per_card_hour", "float", low=0.0),
+            Column("kw_per_card", "float", low=0.0),
+        ),
+        key=("pool_id",),
+    ),
+    Table(
+        "compatibility",
+        (
+            Column("stack", "id"),
+            Column("accelerator", "id"),
+            Column("efficiency", "float", low=0.0, high=1.0, low_open=True),
+            Column("adaptation_yuan", "float", 0.0, low=0.0),
+        ),
+        key=("stack", "accelerator"),
+    ),
+    Table(
+        "programs",
+        (
+            Column("program_id", "id"),
+            Column("budget_yuan", "float", low=0.0, allow_inf=True),
+            Column("rate", "float", low=0.0, high=1.0),
+            Column("enterprise_cap_yuan", "float", INF, low=0.0, allow_inf=True),
+            Column("min_voucher_yuan", "float", 0.0, low=0.0),
+            Column("min_spend_yuan", "float", 0.0, low=0.0),
+        ),
+        key=("program_id",),
+    ),
+    Table(
+        "enterprises",
+        (
+            Column("enterprise_id", "id"),
+            Column("program_id", "id"),
+            Column("eligible", "bool", True),
+            Column("rate", "float", None, low=0.0, high=1.0),  # None: the program's
+            Column("cap_yuan", "float", None, low=0.0, allow_inf=True),  # None: the program's
+            Column("subsidy_ytd_yuan", "float", 0.0, low=0.0),
+            Column("spend_ytd_yuan", "float", 0.0, low=0.0),
+        ),
+        key=("enterprise_id",),
+    ),
+    Table(
+        "demands",
+        (
+            Column("demand_id", "id"),
+            Column("enterprise_id", "id"),
+            Column("home_region", "id"),
+            Column("stack", "id"),
+            Column("latency_class", "id"),
+            Column("card_hours", "float", low=0.0, low_open=True),
+            Column("max_cards", "float", INF, low=0.0, low_open=True, allow_inf=True),
+            Column("release", "int", 0, low=0),
+            Column("deadline", "int", None, low=0),  # None: periods - 1
+            Column("priority", "float", 1.0, low=0.0),
+            Column("must_serve", "bool", False),
+        ),
+        key=("demand_id",),
+    ),
+    Table(
+        "program_centers",
+        (Column("program_id", "id"), Column("center_id", "id")),
+        key=("program_id", "center_id"),
+        optional=True,
+    ),
+    Table(
+        "green",
+        (
+            Column("center_id", "id"),
+            Column("period", "int", low=0),
+            Column("green_kwh", "float", low=0.0, allow_inf=True),
+        ),
+        key=("center_id", "period"),
+        optional=True,
+    ),
+    Table(
+        "capacity",
+        (
+            Column("pool_id", "id"),
+            Column("period", "int", low=0),
+            Column("cards", "float", low=0.0),
+        ),
+        key=("pool_id", "period"),
+        optional=True,
+    ),
+)
+
+TABLE_BY_STEM: dict[str, Table] = {t.stem: t for t in TABLES}

@@ -1,0 +1,158 @@
+"""Solve the model lexicographically with HiGHS through Pyomo's persistent interface.
+
+Stage 1 maximizes the served value V. Stage 2 holds V at the stage-1 incumbent
+and minimizes the cost K, warm-started from the stage-1 plan. The result is a
+typed :class:`StageOutcome` per stage; an infeasible or timed-out solve is a
+result, not an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+VALUE_HOLD_RELATIVE = 1e-9  # stage 2 keeps V >= V1 * (1 - this) - this
+
+
+@dataclass
+class SolveOptions:
+    time_limit: float | None = None  # seconds for the whole solve (both stages)
+    gap: float = 1e-4  # relative MIP gap
+    threads: int | None = None
+    solver: str = "highs"
+    method: str = "exact"
+    verbose: bool = False
+
+
+@dataclass
+class StageOutcome:
+    status: str  # optimal | feasible | infeasible | no_solution
+    objective: float | None
+    bound: float | None
+    seconds: float
+    termination: str
+    log: str = ""
+
+
+@dataclass
+class SolverRun:
+    """What the solver did: per-stage outcomes and the chosen assignment."""
+
+    value_stage: StageOutcome
+    cost_stage: StageOutcome | None
+    assign: np.ndarray  # 0/1 per pair
+    usage: np.ndarray  # card-hours per usage variable j
+    solver_name: str
+    solver_version: str
+    translate_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def _status(results) -> str:
+    if results.termination_condition in (
+        TerminationCondition.provenInfeasible,
+        TerminationCondition.infeasibleOrUnbounded,
+    ):
+        return "infeasible"
+    if results.solution_status == SolutionStatus.optimal:
+        return "optimal"
+    if results.solution_status == SolutionStatus.feasible:
+        if results.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
+            return "optimal"
+        return "feasible"
+    return "no_solution"
+
+
+def highs_version() -> str:
+    import highspy
+
+    h = highspy.Highs()
+    return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+
+def solve_model(m: pyo.ConcreteModel, options: SolveOptions) -> SolverRun:
+    """Run both stages on the built model (Pyomo v2 HiGHS interface)."""
+    from pyomo.contrib.solver.solvers.highs import Highs
+
+    opt = Highs()
+    deadline = None if options.time_limit is None else time.perf_counter() + options.time_limit
+    t0 = time.perf_counter()
+    opt.set_instance(m)
+    translate_seconds = time.perf_counter() - t0
+    notes: list[str] = []
+
+    first = _run(opt, m, options, _remaining(deadline, share=1.0))
+    if first.status in ("infeasible", "no_solution"):
+        return SolverRun(first, None, np.zeros(len(m.PAIRS)), np.zeros(len(m.USAGE_VARS)), "highs", highs_version(), translate_seconds)
+    assign = _values(m.assign, len(m.PAIRS))
+    usage = _values(m.usage, len(m.USAGE_VARS))
+
+    # Stage 2: hold the served value, minimize cost, starting from the stage-1 plan.
+    v1 = first.objective
+    m.hold_value = pyo.Constraint(expr=m.served_value_expr >= v1 - VALUE_HOLD_RELATIVE * (abs(v1) + 1.0))
+    m.served_value.deactivate()
+    m.cost.activate()
+    remaining = _remaining(deadline, share=1.0)
+    if remaining is not None and remaining < 0.5:
+        notes.append("no time left for the cost stage: the plan keeps the stage-1 cost")
+        return SolverRun(first, None, assign, usage, "highs", highs_version(), translate_seconds, notes)
+    start = opt._solver_model.getSolution()
+    second = _run(opt, m, options, remaining, warm=start)
+    if second.status in ("optimal", "feasible"):
+        assign = _values(m.assign, len(m.PAIRS))
+        usage = _values(m.usage, len(m.USAGE_VARS))
+    else:
+        notes.append(f"cost stage ended {second.status}: the plan keeps the stage-1 assignment")
+    return SolverRun(first, second, assign, usage, "highs", highs_version(), translate_seconds, notes)
+
+
+def _remaining(deadline: float | None, share: float) -> float | None:
+    if deadline is None:
+        return None
+    return max(0.0, (deadline - time.perf_counter()) * share)
+
+
+def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None) -> StageOutcome:
+    import sys
+
+    if warm is not None:
+        opt.update()
+        opt._solver_model.setSolution(warm)
+    t0 = time.perf_counter()
+    tee = [sys.stderr] if options.verbose else []
+    results = opt.solve(
+        m,
+        load_solutions=False,
+        raise_exception_on_nonoptimal_result=False,
+        time_limit=time_limit,
+        rel_gap=options.gap,
+        threads=options.threads,
+        tee=tee,
+    )
+    seconds = time.perf_counter() - t0
+    status = _status(results)
+    if status in ("optimal", "feasible"):
+        results.solution_loader.load_vars()
+    bound = results.objective_bound
+    return StageOutcome(
+        status=status,
+        objective=results.incumbent_objective,
+        bound=None if bound is None or (isinstance(bound, float) and math.isnan(bound)) else float(bound),
+        seconds=seconds,
+        termination=str(results.termination_condition.name),
+        log=getattr(results, "solver_log", "") or "",
+    )
+
+
+def _values(var, n: int) -> np.ndarray:
+    out = np.zeros(n)
+    for i in range(n):
+        value = var[i].value
+        out[i] = 0.0 if value is None else value
+    return out
+
