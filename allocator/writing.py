@@ -54,7 +54,7 @@ def _sigterm_as_interrupt():
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+    df.to_csv(path, index=False, lineterminator="\n", float_format="%.12g")
 
 
 def write_plan(folder: Path, plan: Plan, summary: dict) -> None:
