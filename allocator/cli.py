@@ -87,7 +87,8 @@ def validate(instance: Path) -> None:
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="Relative MIP gap.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
 @click.option("--solver", type=click.Choice(["highs"]), default="highs", show_default=True)
-@click.option("--method", type=click.Choice(["exact"]), default="exact", show_default=True, help="Solution method.")
+@click.option("--method", type=click.Choice(["exact", "fcfs", "greedy"]), default="exact", show_default=True,
+              help="exact MIP, or the baselines fcfs (file order) and greedy (value per subsidy yuan).")
 @click.pass_context
 def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, method) -> None:
     """Solve INSTANCE and write the plan folder PLAN (exit 3 infeasible, 4 no solution)."""

@@ -17,10 +17,11 @@ from allocator.plan import Plan, extract_plan, schedule_from_solution
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.reading import Instance, read_instance
 from allocator.screening import Screen, screen
-from allocator.solving import SolveOptions, SolverRun, highs_version, solve_model
+from allocator.heuristics import place
+from allocator.solving import SolveOptions, highs_version, solve_model
 from allocator.writing import write_plan
 
-METHODS = ("exact",)
+METHODS = ("exact", "fcfs", "greedy")
 
 
 @dataclass
@@ -79,11 +80,13 @@ def check_must_serve(instance: Instance, scr: Screen) -> None:
         raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
 
 
+def value_upper_bound(scr: Screen) -> float:
+    """Sum of the values of every demand that passed screening: a bound no plan can beat."""
+    return float(scr.pairs.drop_duplicates("demand_id")["value"].sum())
+
+
 def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
     """Read, screen, build, solve and extract; raise Infeasible/NoSolution errors as results demand."""
-    from models.build import build_model
-    from models.data import prepare
-
     options = options or SolveOptions()
     if options.method not in METHODS:
         raise ValueError(f"unknown method '{options.method}' (known: {', '.join(METHODS)})")
@@ -95,32 +98,21 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
     t0 = time.perf_counter()
     scr = screen(instance)
     check_must_serve(instance, scr)
-    data = prepare(instance, scr)
-    model = build_model(data)
-    seconds["build"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    if data.n_pairs == 0:
-        run = None
+    if options.method == "exact":
+        chosen, schedule, status, bound, notes, size = _exact(instance, scr, options, seconds, t0)
     else:
-        run = solve_model(model, options)
-    seconds["solve"] = time.perf_counter() - t0
-    if run is not None:
-        seconds["translate"] = run.translate_seconds
+        heuristic = place(instance, scr, options.method)
+        if heuristic.unplaced_must_serve:
+            raise NoSolution(f"{options.method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
+        chosen, schedule, status = heuristic.chosen, heuristic.schedule, "feasible"
+        bound, notes, size = value_upper_bound(scr), ["best_bound is the total value of every screened demand"], {}
+        seconds["build"] = 0.0
+        seconds["solve"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    status, bound, notes = _outcome(run, instance)
-    chosen = run.assign > 0.5 if run is not None else np.zeros(0, dtype=bool)
-    schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage if run is not None else np.zeros(0))
-    plan = extract_plan(instance, scr, data.pairs[chosen], schedule)
+    plan = extract_plan(instance, scr, scr.pairs[chosen], schedule)
     seconds["extract"] = time.perf_counter() - t0
-    bound = max(bound, plan.served_value) if bound is not None else plan.served_value
-    size = {
-        "pairs": data.n_pairs,
-        "usage_variables": data.n_usage_vars,
-        "variables": int(model.nvariables()),
-        "constraints": int(model.nconstraints()),
-    }
+    bound = max(bound, plan.served_value)
     return SolveResult(
         instance=instance,
         status=status,
@@ -128,27 +120,57 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
         best_bound=bound,
         gap=relative_gap(plan.served_value, bound),
         method=options.method,
-        solver="highs",
-        solver_version=highs_version(),
+        solver="highs" if options.method == "exact" else "none",
+        solver_version=highs_version() if options.method == "exact" else "",
         seconds=seconds,
         notes=notes,
         model_size=size,
     )
 
 
-def _outcome(run: SolverRun | None, instance: Instance) -> tuple[str, float | None, list[str]]:
-    if run is None:
-        return "optimal", 0.0, ["no demand has an allowed pool: nothing to solve"]
+def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float):
+    """The exact MIP, warm-started from the greedy plan, which is also the fallback."""
+    from models.build import build_model
+    from models.data import prepare
+    from models.start import start_values
+
+    data = prepare(instance, scr)
+    model = build_model(data)
+    seconds["build"] = time.perf_counter() - t0
+    size = {"pairs": data.n_pairs, "usage_variables": data.n_usage_vars,
+            "variables": int(model.nvariables()), "constraints": int(model.nconstraints())}
+    t0 = time.perf_counter()
+    if data.n_pairs == 0:
+        seconds["solve"] = time.perf_counter() - t0
+        return np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size
+    heuristic = place(instance, scr, "greedy")
+    start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
+    run = solve_model(model, options, start)
+    seconds["solve"] = time.perf_counter() - t0
+    seconds["translate"] = run.translate_seconds
     first = run.value_stage
     if first.status == "infeasible":
         must = list(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
-        lines = [f"must_serve demands {', '.join(must)} cannot all be served together within capacity, green power, thresholds, caps and budgets"]
+        lines = [f"must_serve demands {', '.join(must)} cannot all be served together within capacity, "
+                 "green power, thresholds, caps and budgets"]
         raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
     if first.status == "no_solution":
-        raise NoSolution(f"no plan found within the limits (stage 1 ended {first.termination})")
+        if start is None:
+            raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
+        bound = first.bound if first.bound is not None else value_upper_bound(scr)
+        notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
+        return heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size
+    chosen = run.assign > 0.5
+    schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage)
     second = run.cost_stage
     proven = first.status == "optimal" and second is not None and second.status == "optimal"
-    return ("optimal" if proven else "feasible"), first.bound, list(run.notes)
+    return chosen, schedule, ("optimal" if proven else "feasible"), first.bound, list(run.notes), size
+
+
+def _empty_schedule():
+    import pandas as pd
+
+    return pd.DataFrame(columns=["demand_id", "pool_id", "period", "card_hours"])
 
 
 def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None) -> SolveResult:

@@ -75,8 +75,11 @@ def highs_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-def solve_model(m: pyo.ConcreteModel, options: SolveOptions) -> SolverRun:
-    """Run both stages on the built model (Pyomo v2 HiGHS interface)."""
+def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] | None = None) -> SolverRun:
+    """Run both stages on the built model (Pyomo v2 HiGHS interface).
+
+    ``start`` is an optional list of (variable, value) handed to HiGHS as a MIP start.
+    """
     from pyomo.contrib.solver.solvers.highs import Highs
 
     opt = Highs()
@@ -86,7 +89,7 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions) -> SolverRun:
     translate_seconds = time.perf_counter() - t0
     notes: list[str] = []
 
-    first = _run(opt, m, options, _remaining(deadline, share=1.0))
+    first = _run(opt, m, options, _remaining(deadline, share=1.0), warm=_sparse_start(opt, start))
     if first.status in ("infeasible", "no_solution"):
         return SolverRun(first, None, np.zeros(len(m.PAIRS)), np.zeros(len(m.USAGE_VARS)), "highs", highs_version(), translate_seconds)
     assign = _values(m.assign, len(m.PAIRS))
@@ -117,12 +120,25 @@ def _remaining(deadline: float | None, share: float) -> float | None:
     return max(0.0, (deadline - time.perf_counter()) * share)
 
 
+def _sparse_start(opt, start: list[tuple] | None):
+    if not start:
+        return None
+    columns = opt._pyomo_var_to_solver_var_map
+    index = np.array([columns[id(var)] for var, _ in start], dtype=np.int32)
+    value = np.array([v for _, v in start], dtype=float)
+    return index, value
+
+
 def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None) -> StageOutcome:
     import sys
 
     if warm is not None:
         opt.update()
-        opt._solver_model.setSolution(warm)
+        if isinstance(warm, tuple):
+            index, value = warm
+            opt._solver_model.setSolution(len(index), index, value)
+        else:
+            opt._solver_model.setSolution(warm)
     t0 = time.perf_counter()
     tee = [sys.stderr] if options.verbose else []
     results = opt.solve(

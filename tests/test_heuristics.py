@@ -1,0 +1,81 @@
+"""The fcfs and greedy baselines: arrival order, cheapest pool, and every rule kept."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import base, demand
+
+pytestmark = pytest.mark.component
+
+
+def _capacity_race() -> dict:
+    """Only pB (10 card-hours): d1 (8) arrives first, d2 (5, priority 3, value 15) second."""
+    spec = base()
+    spec["program_centers"] = [{"program_id": "G", "center_id": "cB"}]
+    spec["demands"] += [demand("d1", 8), demand("d2", 5, priority=3)]
+    return spec
+
+
+def test_fcfs_takes_arrivals_in_order(solve_spec):
+    s = solve_spec(_capacity_race(), method="fcfs")
+    assert s.served == {"d1": "pB"}
+    assert s.reasons == {"d2": "not_selected"}
+    assert s.result.status == "feasible"
+    assert s.result.method == "fcfs"
+
+
+def test_greedy_takes_value_per_subsidy_yuan(solve_spec):
+    """d2: 15 / 2.5 = 6 per yuan beats d1: 8 / 4 = 2 per yuan."""
+    s = solve_spec(_capacity_race(), method="greedy")
+    assert s.served == {"d2": "pB"}
+
+
+def test_exact_never_serves_less_than_fcfs(solve_spec):
+    spec = _capacity_race()
+    exact = solve_spec(spec)
+    fcfs = solve_spec(spec, method="fcfs")
+    assert exact.result.plan.served_value == pytest.approx(15.0)
+    assert exact.result.plan.served_value >= fcfs.result.plan.served_value
+
+
+def test_fcfs_places_at_the_cheapest_pool_with_room(solve_spec):
+    """pB (1 yuan) has 10 card-hours: d1 (6) goes there, d2 (6) no longer fits and goes to pA (2 yuan)."""
+    spec = base()
+    spec["demands"] += [demand("d1", 6), demand("d2", 6)]
+    s = solve_spec(spec, method="fcfs")
+    assert s.served == {"d1": "pB", "d2": "pA"}
+
+
+def test_fcfs_respects_budget_cap_and_voucher(solve_spec):
+    """Budget 5, min voucher 1.5: d1 (E1, 6 -> subsidy 3) first, d2 (E2, 2 -> 1 < 1.5) below the voucher,
+    d3 (E3, 6 -> 3 > 2 left) over budget, d4 (E4, 4 -> 2) fits exactly."""
+    spec = base()
+    spec["programs"][0].update(budget_yuan=5.0, min_voucher_yuan=1.5)
+    spec["program_centers"] = [{"program_id": "G", "center_id": "cB"}]
+    spec["pools"][1]["cards"] = 100
+    spec["enterprises"] = [{"enterprise_id": f"E{i}", "program_id": "G"} for i in (1, 2, 3, 4)]
+    spec["demands"] += [demand("d1", 6, enterprise="E1"), demand("d2", 2, enterprise="E2"),
+                        demand("d3", 6, enterprise="E3"), demand("d4", 4, enterprise="E4")]
+    s = solve_spec(spec, method="fcfs")
+    assert s.served == {"d1": "pB", "d4": "pB"}
+    assert s.reasons == {"d2": "below_threshold", "d3": "not_selected"}
+    assert s.row("programs", program_id="G")["remaining_yuan"] == pytest.approx(0.0)
+
+
+def test_fcfs_respects_grid_cap_and_windows(solve_spec):
+    """Two hourly periods; cB grid cap 2 kWh, no green: each period takes at most 2 card-hours at pB.
+    d1 (4 card-hours, 2 cards max) fills pB in both periods; d2 (2) goes to pA."""
+    spec = base()
+    spec["settings"].update(periods=2, period_hours=1.0)
+    spec["centers"][1].update(grid_kwh_cap=2.0)
+    spec["demands"] += [demand("d1", 4, max_cards=2), demand("d2", 2)]
+    s = solve_spec(spec, method="fcfs")
+    assert s.served == {"d1": "pB", "d2": "pA"}
+
+
+def test_must_serve_placed_first(solve_spec):
+    spec = _capacity_race()
+    spec["demands"][1]["must_serve"] = "true"
+    s = solve_spec(spec, method="fcfs")
+    assert s.served == {"d2": "pB"}
