@@ -44,10 +44,8 @@ class Solved:
 
 def check_plan_files(instance_dir: Path, plan_dir: Path) -> None:
     """Every plan the solver writes passes the independent checker."""
-    try:
-        from allocator.check import check_plan
-    except ModuleNotFoundError:  # TEMPORARY until the checker lands
-        return
+    from allocator.check import check_plan
+
     report = check_plan(instance_dir, plan_dir)
     assert report.violations == [], "\n".join(report.violations)
 
