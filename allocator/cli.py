@@ -162,5 +162,20 @@ def import_gap(file: Path, index: int, out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
+@main.command()
+@click.argument("instance", type=existing_folder)
+@click.option("--format", "fmt", type=click.Choice(["mps", "lp"]), default="mps", show_default=True)
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export(instance: Path, fmt: str, out: Path) -> None:
+    """Write the model of INSTANCE (stage 1: maximize served value) as an MPS or LP file."""
+    from allocator.export import export_model
+
+    try:
+        names = export_model(instance, out, fmt)
+    except AllocatorError as error:
+        _fail(error)
+    click.echo(f"wrote {out} and its name map {names}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -164,3 +164,20 @@ def test_import_gap_round_trip(tmp_path):
     summary = json.loads((plan / "summary.json").read_text())
     assert summary["total_bill_yuan"] == pytest.approx(261.0)  # published optimum, optima.csv
     check_plan_files(out, plan)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("fmt", ["mps", "lp"])
+def test_export_solved_by_highs_alone_gives_the_served_value(tmp_path, fmt):
+    import highspy
+
+    out = tmp_path / f"tiny.{fmt}"
+    assert run("export", TINY, "--format", fmt, "-o", out).exit_code == 0
+    names = pd.read_csv(out.with_name(out.name + ".names.csv"))
+    assert set(names.loc[names["kind"] == "assign", "demand_id"]) == {"d1", "d2", "d4", "d6"}
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.readModel(str(out))
+    h.run()
+    assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+    assert h.getInfo().objective_function_value == pytest.approx(12.0)  # = allocator solve's served value
