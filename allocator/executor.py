@@ -1,0 +1,110 @@
+"""Run independent tasks in parallel: local worker processes, or an existing Dask cluster.
+
+Sweeps, benchmarks and partitioned solves all go through :func:`run_tasks`, so
+``--workers`` and ``--scheduler`` mean the same everywhere. Results stream back
+as tasks finish (not in submission order), so a caller can write each one down
+at once and an interruption loses only the tasks still running.
+
+Why these libraries: ``concurrent.futures`` (standard library) for local
+processes; ``dask.distributed`` for a cluster, because it is the well-kept way to
+spread Python tasks over machines, and its local cluster is a real scheduler
+that tests can start; ``tqdm`` for the progress bar (done / running / left).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    workers: int | None = None  # local processes; default one per core
+    scheduler: str | None = None  # address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786
+    progress: bool = True
+    description: str = "tasks"
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], options: ExecutorOptions | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield (index into ``items``, fn(item)) as each task finishes.
+
+    ``fn`` must be a module-level function (it is pickled to the workers). With one
+    worker and no scheduler the tasks run in this process, in order.
+    """
+    options = options or ExecutorOptions()
+    if not items:
+        return
+    bar = _progress(len(items), options)
+    try:
+        if options.scheduler:
+            yield from _run_dask(fn, items, options, bar)
+        elif (options.workers or default_workers()) == 1:
+            for i, item in enumerate(items):
+                _set(bar, running=1)
+                result = fn(item)
+                _advance(bar)
+                yield i, result
+        else:
+            yield from _run_local(fn, items, options, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _run_local(fn, items, options: ExecutorOptions, bar) -> Iterator[tuple[int, Any]]:
+    workers = min(options.workers or default_workers(), len(items))
+    context = multiprocessing.get_context("spawn")  # no forked solver state in the workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        try:
+            while pending:
+                _set(bar, running=min(workers, len(pending)))
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = pending.pop(future)
+                    _advance(bar)
+                    yield i, future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _run_dask(fn, items, options: ExecutorOptions, bar) -> Iterator[tuple[int, Any]]:
+    from distributed import Client, as_completed
+
+    with Client(options.scheduler) as client:
+        futures = client.map(fn, list(items), pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        total_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        left = len(futures)
+        for future in as_completed(futures):
+            left -= 1
+            _set(bar, running=min(total_workers, left + 1))
+            _advance(bar)
+            yield index[future.key], future.result()
+
+
+def _progress(total: int, options: ExecutorOptions):
+    if not options.progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=options.description, unit="task", leave=True, dynamic_ncols=True)
+
+
+def _set(bar, running: int) -> None:
+    if bar is not None:
+        bar.set_postfix(running=running, left=bar.total - bar.n - running, refresh=False)
+
+
+def _advance(bar) -> None:
+    if bar is not None:
+        bar.update(1)
