@@ -107,6 +107,12 @@ def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, met
         _print_summary(result, plan)
 
 
+def _cost_gap(result) -> float:
+    from allocator.pipeline import cost_gap
+
+    return cost_gap(result.plan.cost, result.cost_bound)
+
+
 def _print_summary(result, plan_path: Path) -> None:
     p = result.plan
     total_value = float((result.instance.demands["priority"] * result.instance.demands["card_hours"]).sum())
@@ -115,7 +121,8 @@ def _print_summary(result, plan_path: Path) -> None:
     lines = [
         f"status        {result.status} (gap {result.gap:.3g}, bound {result.best_bound:,.6g})",
         f"served        {len(p.assignments)} of {len(result.instance.demands)} demands, value {p.served_value:,.6g} ({share:.1%} of requested)",
-        f"bill          {p.total_bill_yuan:,.2f} yuan, subsidy {p.total_subsidy_yuan:,.2f} yuan",
+        f"bill          {p.total_bill_yuan:,.2f} yuan, subsidy {p.total_subsidy_yuan:,.2f} yuan"
+        + ("" if result.cost_bound is None else f" (cost within {_cost_gap(result):.3g} of the cheapest plan of this value)"),
         f"carbon        {p.carbon_kg:,.1f} kg",
         "seconds       " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()),
         f"plan          {plan_path}",

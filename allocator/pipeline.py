@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from allocator import __version__
 from allocator.plan import Plan, extract_plan, schedule_from_solution
@@ -37,6 +38,7 @@ class SolveResult:
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     model_size: dict[str, int] = field(default_factory=dict)
+    cost_bound: float | None = None  # proven lower bound on the cost K (stage 2)
 
     def summary(self) -> dict:
         inst = self.instance
@@ -56,6 +58,8 @@ class SolveResult:
             "total_subsidy_yuan": plan.total_subsidy_yuan,
             "carbon_kg": plan.carbon_kg,
             "cost_yuan": plan.cost,
+            "cost_bound_yuan": self.cost_bound,
+            "cost_gap": None if self.cost_bound is None else cost_gap(plan.cost, self.cost_bound),
             "demands_served": int(len(plan.assignments)),
             "demands_total": int(len(inst.demands)),
             "wall_seconds": self.seconds,
@@ -69,6 +73,13 @@ def relative_gap(value: float, bound: float) -> float:
     if abs(bound) < 1e-12:
         return 0.0 if abs(value) < 1e-12 else float("inf")
     return max(0.0, (bound - value) / abs(bound))
+
+
+def cost_gap(cost: float, bound: float) -> float:
+    """(K - bound) / |K|, 0 when both are 0: how far the cost may be above the cheapest plan of that value."""
+    if abs(cost) < 1e-12:
+        return 0.0
+    return max(0.0, (cost - bound) / abs(cost))
 
 
 def check_must_serve(instance: Instance, scr: Screen) -> None:
@@ -99,23 +110,23 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
     scr = screen(instance)
     check_must_serve(instance, scr)
     if options.method == "exact":
-        chosen, schedule, status, bound, notes, size = _exact(instance, scr, options, seconds, t0)
+        decided = _exact(instance, scr, options, seconds, t0)
     else:
         heuristic = place(instance, scr, options.method)
         if heuristic.unplaced_must_serve:
             raise NoSolution(f"{options.method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
-        chosen, schedule, status = heuristic.chosen, heuristic.schedule, "feasible"
-        bound, notes, size = value_upper_bound(scr), ["best_bound is the total value of every screened demand"], {}
+        decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", value_upper_bound(scr),
+                          ["best_bound is the total value of every screened demand"])
         seconds["build"] = 0.0
         seconds["solve"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    plan = extract_plan(instance, scr, scr.pairs[chosen], schedule)
+    plan = extract_plan(instance, scr, scr.pairs[decided.chosen], decided.schedule)
     seconds["extract"] = time.perf_counter() - t0
-    bound = max(bound, plan.served_value)
+    bound = max(decided.bound if decided.bound is not None else plan.served_value, plan.served_value)
     return SolveResult(
         instance=instance,
-        status=status,
+        status=decided.status,
         plan=plan,
         best_bound=bound,
         gap=relative_gap(plan.served_value, bound),
@@ -123,12 +134,26 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
         solver="highs" if options.method == "exact" else "none",
         solver_version=highs_version() if options.method == "exact" else "",
         seconds=seconds,
-        notes=notes,
-        model_size=size,
+        notes=decided.notes,
+        model_size=decided.size,
+        cost_bound=decided.cost_bound,
     )
 
 
-def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float):
+@dataclass
+class _Chosen:
+    """What a method decided: the chosen pairs, their schedule and what is known of optimality."""
+
+    chosen: np.ndarray
+    schedule: pd.DataFrame
+    status: str
+    bound: float
+    notes: list[str]
+    size: dict[str, int] = field(default_factory=dict)
+    cost_bound: float | None = None
+
+
+def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
     """The exact MIP, warm-started from the greedy plan, which is also the fallback."""
     from models.build import build_model
     from models.data import prepare
@@ -142,7 +167,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     t0 = time.perf_counter()
     if data.n_pairs == 0:
         seconds["solve"] = time.perf_counter() - t0
-        return np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size
+        return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = place(instance, scr, "greedy")
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
     run = solve_model(model, options, start)
@@ -159,17 +184,19 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
             raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
         bound = first.bound if first.bound is not None else value_upper_bound(scr)
         notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
-        return heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size
+        return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size)
     chosen = run.assign > 0.5
     schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage)
     second = run.cost_stage
     proven = first.status == "optimal" and second is not None and second.status == "optimal"
-    return chosen, schedule, ("optimal" if proven else "feasible"), first.bound, list(run.notes), size
+    notes = list(run.notes)
+    if second is not None and second.status == "feasible":
+        notes.append(f"cost stage stopped after {second.seconds:.1f} s ({second.termination}); see cost_gap")
+    cost_bound = second.bound if second is not None else None
+    return _Chosen(chosen, schedule, "optimal" if proven else "feasible", first.bound, notes, size, cost_bound)
 
 
-def _empty_schedule():
-    import pandas as pd
-
+def _empty_schedule() -> pd.DataFrame:
     return pd.DataFrame(columns=["demand_id", "pool_id", "period", "card_hours"])
 
 
