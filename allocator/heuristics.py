@@ -152,25 +152,52 @@ def place(instance: Instance, screen: Screen, method: str = "fcfs") -> Heuristic
     state = _State(instance, screen)
     chosen = np.zeros(len(pairs), dtype=bool)
     rows: list[tuple[str, str, int, float]] = []
-    by_demand = pairs.groupby("demand_id", sort=False).indices
+    order = demand_order(instance, screen, method)
+    rank = pd.Series(np.arange(len(order)), index=order)
+    # every pair once, by the demand's turn, then cheapest bill, then pool order
+    turn = pairs["demand_id"].map(rank).to_numpy()
+    sequence = np.lexsort((pairs["pool_idx"].to_numpy(), pairs["bill_yuan"].to_numpy(), turn))
+    columns = ["demand_id", "enterprise_id", "pool_id", "pool_idx", "center_idx", "usage_card_hours", "bill_yuan",
+               "kw_per_card", "max_card_hours_per_period", "release", "deadline"]
+    records = pairs[columns].to_numpy(dtype=object)[sequence]
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
     missing_must: list[str] = []
-    for d in demand_order(instance, screen, method):
-        ks = by_demand[d]
-        candidates = pairs.iloc[ks].assign(k=ks).sort_values(["bill_yuan", "pool_idx"], kind="stable")
-        for pair in candidates.itertuples(index=False):
-            ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
-            if not ok:
-                continue
-            plan = state.fit(pair, float(pair.kw_per_card))
-            if plan is None:
-                continue
-            state.commit(pair, plan, float(pair.kw_per_card), delta)
-            chosen[pair.k] = True
-            rows += [(d, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
-            break
-        else:
-            if d in must:
-                missing_must.append(d)
+    placed_demand = None
+    current = None
+    for k, row in zip(sequence, records):
+        pair = _Pair(*row)
+        if pair.demand_id != current:
+            if current is not None and placed_demand != current and current in must:
+                missing_must.append(current)
+            current = pair.demand_id
+        if placed_demand == current:
+            continue
+        ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+        if not ok:
+            continue
+        plan = state.fit(pair, float(pair.kw_per_card))
+        if plan is None:
+            continue
+        state.commit(pair, plan, float(pair.kw_per_card), delta)
+        chosen[k] = True
+        placed_demand = current
+        rows += [(current, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+    if current is not None and placed_demand != current and current in must:
+        missing_must.append(current)
     schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
     return HeuristicPlan(chosen, schedule, missing_must)
+
+
+@dataclass
+class _Pair:
+    demand_id: str
+    enterprise_id: str
+    pool_id: str
+    pool_idx: int
+    center_idx: int
+    usage_card_hours: float
+    bill_yuan: float
+    kw_per_card: float
+    max_card_hours_per_period: float
+    release: int
+    deadline: int
