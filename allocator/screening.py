@@ -49,10 +49,6 @@ class Screen:
     pool_index: dict[str, int]
     center_index: dict[str, int]
 
-    @property
-    def screened_demands(self) -> np.ndarray:
-        return self.pairs["demand_id"].unique()
-
 
 def rtt_matrix(instance: Instance) -> tuple[dict[str, int], np.ndarray]:
     """Region index and the RTT matrix in ms (inf where unreachable).
@@ -166,8 +162,8 @@ def screen(instance: Instance) -> Screen:
         "max_card_hours_per_period", "must_serve", "kw_per_card", "price_yuan_per_card_hour", "adaptation_yuan",
         "card_hours", "priority",
     ]
-    pairs = pairs[columns].sort_values(["demand_id", "pool_id"], kind="stable").reset_index(drop=True)
-    order = {d: i for i, d in enumerate(instance.demands["demand_id"])}
+    pairs = pairs[columns].reset_index(drop=True)
+    order = {d: i for i, d in enumerate(instance.demands["demand_id"])}  # pairs in demand file order, then pool order
     pairs = pairs.iloc[np.lexsort((pairs["pool_idx"].to_numpy(), pairs["demand_id"].map(order).to_numpy()))]
     pairs = pairs.reset_index(drop=True)
     return Screen(pairs, reasons, capacity, green, pool_index, center_index)

@@ -48,7 +48,8 @@ def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
     has_threshold = (ent["min_voucher_yuan"] > 0) | (threshold_gap > 0)
 
     exact = [e for e in by_ent if cap_may_bind[e] and ent.at[e, "program_id"] in tight_programs]
-    bounded = [e for e in by_ent if cap_may_bind[e] and e not in set(exact) and ent.at[e, "min_voucher_yuan"] > 0]
+    exact_set = set(exact)
+    bounded = [e for e in by_ent if cap_may_bind[e] and e not in exact_set and ent.at[e, "min_voucher_yuan"] > 0]
     m.CAPPED_ENTERPRISES = pyo.Set(initialize=exact + bounded, ordered=True)
     m.subsidy_var = pyo.Var(
         m.CAPPED_ENTERPRISES, domain=pyo.NonNegativeReals, bounds=lambda m, e: (0.0, float(cap[e]))
@@ -70,7 +71,7 @@ def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
     def subsidy_at_least_cap(m, e):
         return m.subsidy_var[e] >= float(cap[e]) * m.capped[e]
 
-    capped_set = set(exact) | set(bounded)
+    capped_set = exact_set | set(bounded)  # every enterprise whose cap may bind and whose subsidy is read
 
     def subsidy_rule(m, e):
         # Outside capped_set, either the cap cannot bind (rate * bill is exact) or no
@@ -103,8 +104,6 @@ def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
         mv = float(ent.at[e, "min_voucher_yuan"])
         if mv <= 0:
             return pyo.Constraint.Skip
-        if cap_may_bind[e] and e not in capped_set:
-            raise AssertionError("unreachable: a capped enterprise with a min voucher has a subsidy variable")
         if float(cap[e]) < mv - TOLERANCE_YUAN:
             return m.served[e] == 0  # the voucher can never reach the minimum
         return m.subsidy_yuan[e] >= mv * m.served[e]
