@@ -6,6 +6,7 @@ order and times each phase.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +171,9 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = place(instance, scr, "greedy")
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
+    if options.time_limit is not None:  # the greedy start counts against the limit too
+        left = max(1.0, options.time_limit - (time.perf_counter() - t0))
+        options = dataclasses.replace(options, time_limit=left)
     run = solve_model(model, options, start)
     seconds["solve"] = time.perf_counter() - t0
     seconds["translate"] = run.translate_seconds

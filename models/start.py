@@ -24,11 +24,13 @@ def start_values(m: pyo.ConcreteModel, data: ModelData, chosen: np.ndarray, sche
         lookup = pd.MultiIndex.from_arrays([pairs["demand_id"].to_numpy()[k], pairs["pool_id"].to_numpy()[k], rows["t"].to_numpy()])
         got = amount.reindex(lookup).fillna(0.0).to_numpy()
         values += [(m.usage[int(j)], float(v)) for j, v in zip(rows["var_j"].to_numpy(), got)]
-    bill = pd.Series(data.pairs["bill_yuan"].to_numpy() * chosen).groupby(data.pairs["enterprise_id"].to_numpy()).sum()
+    enterprise = data.pairs["enterprise_id"].to_numpy()
+    bills = data.pairs["bill_yuan"].to_numpy()
+    bill = pd.Series(bills * chosen).groupby(enterprise).sum()
+    billed = set(enterprise[chosen & (bills > 0)])
     ent = data.enterprises.set_index("enterprise_id")
     for e in m.THRESHOLD_ENTERPRISES:
-        billed = data.pairs.loc[chosen & (data.pairs["enterprise_id"] == e).to_numpy() & (data.pairs["bill_yuan"] > 0).to_numpy()]
-        values.append((m.served[e], 1.0 if len(billed) else 0.0))
+        values.append((m.served[e], 1.0 if e in billed else 0.0))
     for e in m.EXACT_CAPPED:
         capped = ent.at[e, "rate"] * bill.get(e, 0.0) > ent.at[e, "remaining_cap_yuan"]
         values.append((m.capped[e], 1.0 if capped else 0.0))
