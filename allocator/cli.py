@@ -184,5 +184,10 @@ def export(instance: Path, fmt: str, out: Path) -> None:
     click.echo(f"wrote {out} and its name map {names}")
 
 
+from allocator.cmd_plans import advance, report  # noqa: E402 - commands that work on a written plan
+
+main.add_command(report)
+main.add_command(advance)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,6 +18,7 @@ from allocator import __version__
 from allocator.plan import Plan, extract_plan, schedule_from_solution
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.reading import Instance, read_instance
+from allocator.reasons import explain_infeasible, refine_reasons
 from allocator.screening import Screen, screen
 from allocator.heuristics import place
 from allocator.solving import SolveOptions, highs_version, solve_model
@@ -46,6 +47,7 @@ class SolveResult:
         plan = self.plan
         return {
             "instance": inst.name,
+            "instance_path": str(Path(inst.folder).resolve()),
             "instance_sha256": inst.files_sha256,
             "method": self.method,
             "solver": self.solver,
@@ -123,6 +125,7 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
 
     t0 = time.perf_counter()
     plan = extract_plan(instance, scr, scr.pairs[decided.chosen], decided.schedule)
+    plan.unserved = refine_reasons(instance, scr, plan)
     seconds["extract"] = time.perf_counter() - t0
     bound = max(decided.bound if decided.bound is not None else plan.served_value, plan.served_value)
     return SolveResult(
@@ -179,9 +182,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     seconds["translate"] = run.translate_seconds
     first = run.value_stage
     if first.status == "infeasible":
-        must = list(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
-        lines = [f"must_serve demands {', '.join(must)} cannot all be served together within capacity, "
-                 "green power, thresholds, caps and budgets"]
+        lines = explain_infeasible(model, data)
         raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
     if first.status == "no_solution":
         if start is None:

@@ -20,7 +20,7 @@ def _capacity_race() -> dict:
 def test_fcfs_takes_arrivals_in_order(solve_spec):
     s = solve_spec(_capacity_race(), method="fcfs")
     assert s.served == {"d1": "pB"}
-    assert s.reasons == {"d2": "not_selected"}
+    assert s.reasons == {"d2": "not_selected:capacity"}
     assert s.result.status == "feasible"
     assert s.result.method == "fcfs"
 
@@ -59,7 +59,7 @@ def test_fcfs_respects_budget_cap_and_voucher(solve_spec):
                         demand("d3", 6, enterprise="E3"), demand("d4", 4, enterprise="E4")]
     s = solve_spec(spec, method="fcfs")
     assert s.served == {"d1": "pB", "d4": "pB"}
-    assert s.reasons == {"d2": "below_threshold", "d3": "not_selected"}
+    assert s.reasons == {"d2": "below_threshold", "d3": "not_selected:budget"}
     assert s.row("programs", program_id="G")["remaining_yuan"] == pytest.approx(0.0)
 
 

@@ -146,7 +146,7 @@ def test_r5_pool_capacity(solve_spec):
     spec["demands"] += [demand("d1", 6), demand("d2", 5), demand("d3", 4)]
     s = solve_spec(spec)
     assert s.served == {"d1": "pB", "d3": "pB"}
-    assert s.reasons == {"d2": "not_selected"}
+    assert s.reasons == {"d2": "not_selected:capacity"}
     assert s.row("pools", pool_id="pB", period=0)["used_card_hours"] == pytest.approx(10.0)
 
 
@@ -243,7 +243,7 @@ def test_r8_capped_subsidy_still_counts_in_full_against_budget(solve_spec):
     s = solve_spec(spec)
     assert s.served == {"d1": "pB"}
     assert s.row("assignments", demand_id="d1")["subsidy_yuan"] == pytest.approx(5.0)
-    assert s.reasons == {"d2": "not_selected"}
+    assert s.reasons == {"d2": "not_selected:budget"}
 
 
 def test_r8_subsidy_split_in_proportion_to_bills(solve_spec):
