@@ -86,7 +86,8 @@ def validate(instance: Path) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds for the whole solve.")
 @click.option("--gap", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="Relative MIP gap.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
-@click.option("--solver", type=click.Choice(["highs"]), default="highs", show_default=True)
+@click.option("--solver", type=click.Choice(["highs", "scip", "cbc"]), default="highs", show_default=True,
+              help="MIP solver: highs, or scip / cbc where installed.")
 @click.option("--method", type=click.Choice(["exact", "fcfs", "greedy"]), default="exact", show_default=True,
               help="exact MIP, or the baselines fcfs (file order) and greedy (value per subsidy yuan).")
 @click.pass_context
@@ -186,8 +187,15 @@ def export(instance: Path, fmt: str, out: Path) -> None:
 
 from allocator.cmd_plans import advance, report  # noqa: E402 - commands that work on a written plan
 
+from allocator.cmd_budget import min_budget, sweep  # noqa: E402 - budget officers' commands
+from allocator.cmd_research import bench, generate  # noqa: E402 - research commands
+
 main.add_command(report)
 main.add_command(advance)
+main.add_command(generate)
+main.add_command(bench)
+main.add_command(sweep)
+main.add_command(min_budget)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -801,8 +801,8 @@ def _city_day_green(rng: np.random.Generator, centers: pd.DataFrame) -> pd.DataF
 def _city_day_demands(rng: np.random.Generator, enterprises: pd.DataFrame, n_demands: int) -> pd.DataFrame:
     """Requests for one 24-hour period.
 
-    Every enterprise gets at least one request; the rest are spread at random.
-    Besides the random draws, a few requests are shaped to exercise each
+    Every enterprise gets at least two requests (two get a single tiny one);
+    the rest are spread at random. Besides the random draws, a few requests are shaped to exercise each
     pre-screen filter: realtime users outside Chengdu (no pool within 5 ms),
     jobs whose card cap cannot finish in 24 h (window too short), and single
     tiny requests (below the minimum voucher).

@@ -21,7 +21,8 @@ from allocator.reading import Instance, read_instance
 from allocator.reasons import explain_infeasible, refine_reasons
 from allocator.screening import Screen, screen
 from allocator.heuristics import place
-from allocator.solving import SolveOptions, highs_version, solve_model
+from allocator.solvers import solver_version
+from allocator.solving import SolveOptions, solve_model
 from allocator.writing import write_plan
 
 METHODS = ("exact", "fcfs", "greedy")
@@ -104,6 +105,7 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
     options = options or SolveOptions()
     if options.method not in METHODS:
         raise ValueError(f"unknown method '{options.method}' (known: {', '.join(METHODS)})")
+    version = solver_version(options.solver) if options.method == "exact" else ""  # SolverUnavailable: exit 2
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     instance = read_instance(Path(folder))
@@ -135,8 +137,8 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
         best_bound=bound,
         gap=relative_gap(plan.served_value, bound),
         method=options.method,
-        solver="highs" if options.method == "exact" else "none",
-        solver_version=highs_version() if options.method == "exact" else "",
+        solver=options.solver if options.method == "exact" else "none",
+        solver_version=version,
         seconds=seconds,
         notes=decided.notes,
         model_size=decided.size,
@@ -172,7 +174,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     if data.n_pairs == 0:
         seconds["solve"] = time.perf_counter() - t0
         return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
-    heuristic = place(instance, scr, "greedy")
+    heuristic = _best_heuristic(instance, scr)
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
     if options.time_limit is not None:  # the greedy start counts against the limit too
         left = max(1.0, options.time_limit - (time.perf_counter() - t0))
@@ -199,6 +201,14 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         notes.append(f"cost stage stopped after {second.seconds:.1f} s ({second.termination}); see cost_gap")
     cost_bound = second.bound if second is not None else None
     return _Chosen(chosen, schedule, "optimal" if proven else "feasible", first.bound, notes, size, cost_bound)
+
+
+def _best_heuristic(instance: Instance, scr: Screen):
+    """The greedy or fcfs plan, whichever serves more value (must-serve complete first): the MIP start
+    and fallback, so the exact method never returns less value than either baseline."""
+    values = scr.pairs["value"].to_numpy()
+    plans = [place(instance, scr, method) for method in ("greedy", "fcfs")]
+    return max(plans, key=lambda h: (not h.unplaced_must_serve, float(values[h.chosen].sum())))
 
 
 def _empty_schedule() -> pd.DataFrame:

@@ -29,6 +29,9 @@ class SolveOptions:
     solver: str = "highs"
     method: str = "exact"
     verbose: bool = False
+    # A deterministic cost stage: stop it after this many branch-and-bound nodes instead of
+    # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
+    cost_stage_max_nodes: int | None = None
 
 
 @dataclass
@@ -82,6 +85,10 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
 
     ``start`` is an optional list of (variable, value) handed to HiGHS as a MIP start.
     """
+    if options.solver != "highs":
+        from allocator.solvers import solve_model_with
+
+        return solve_model_with(m, options, start)
     from pyomo.contrib.solver.solvers.highs import Highs
 
     opt = Highs()
@@ -103,15 +110,15 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
     m.served_value.deactivate()
     m.cost.activate()
     remaining = _remaining(deadline, share=1.0)
-    if remaining is None:
+    if remaining is None and options.cost_stage_max_nodes is None:
         # Proving the last 0.01 % of cost on the optimal face of stage 1 can take far longer than
         # finding it; the cost stage is time-boxed and its gap reported (status feasible if unproven).
         remaining = max(COST_STAGE_MIN_SECONDS, COST_STAGE_FACTOR * first.seconds)
-    if remaining < 0.5:
+    if remaining is not None and remaining < 0.5:
         notes.append("no time left for the cost stage: the plan keeps the stage-1 cost")
         return SolverRun(first, None, assign, usage, "highs", highs_version(), translate_seconds, notes)
     start = opt._solver_model.getSolution()
-    second = _run(opt, m, options, remaining, warm=start)
+    second = _run(opt, m, options, remaining, warm=start, max_nodes=options.cost_stage_max_nodes)
     if second.status in ("optimal", "feasible"):
         assign = _values(m.assign, len(m.PAIRS))
         usage = _values(m.usage, len(m.USAGE_VARS))
@@ -135,7 +142,7 @@ def _sparse_start(opt, start: list[tuple] | None):
     return index, value
 
 
-def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None) -> StageOutcome:
+def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max_nodes: int | None = None) -> StageOutcome:
     import sys
 
     if warm is not None:
@@ -155,6 +162,7 @@ def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None) -> 
         rel_gap=options.gap,
         threads=options.threads,
         tee=tee,
+        solver_options={} if max_nodes is None else {"mip_max_nodes": int(max_nodes)},
     )
     seconds = time.perf_counter() - t0
     status = _status(results)
