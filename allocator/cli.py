@@ -97,7 +97,8 @@ def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, met
     from allocator.solving import SolveOptions
 
     options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, solver=solver, method=method,
-                           verbose=ctx.obj["verbose"] > 0)
+                           verbose=ctx.obj["verbose"] > 0,
+                           progress=not ctx.obj["quiet"] and sys.stderr.isatty())
     try:
         result = solve_and_write(instance, plan, options)
     except InfeasibleInstance as error:

@@ -9,9 +9,11 @@ result, not an exception.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
@@ -32,6 +34,7 @@ class SolveOptions:
     # A deterministic cost stage: stop it after this many branch-and-bound nodes instead of
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
     cost_stage_max_nodes: int | None = None
+    progress: bool = False  # a live line (elapsed, incumbent, bound, gap) on the terminal while HiGHS runs
 
 
 @dataclass
@@ -133,6 +136,44 @@ def _remaining(deadline: float | None, share: float) -> float | None:
     return max(0.0, (deadline - time.perf_counter()) * share)
 
 
+class LiveLine:
+    """HiGHS callback that rewrites one terminal line: stage, elapsed s, incumbent, bound, gap.
+
+    Pyomo captures file descriptor 2 while HiGHS runs, so the line goes to a
+    duplicate of the real stderr taken before the solve.
+    """
+
+    def __init__(self, stage: str, every_seconds: float = 1.0):
+        self.stage = stage
+        self.every = every_seconds
+        self.last = -float("inf")
+        self.fd = os.dup(2)
+
+    def __call__(self, callback_type, message, out, data_in, user_data) -> None:
+        self.latest = (out.running_time, out.mip_primal_bound, out.mip_dual_bound, out.mip_gap)
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            self._show()
+
+    def _show(self) -> None:
+        if getattr(self, "latest", None) is not None:
+            os.write(self.fd, ("\r" + format_progress(self.stage, *self.latest)).encode())
+
+    def close(self) -> None:
+        self._show()  # the last state the solver reported
+        os.write(self.fd, b"\n")
+        os.close(self.fd)
+
+
+def format_progress(stage: str, seconds: float, incumbent: float, bound: float, gap: float) -> str:
+    def num(x: float) -> str:
+        return "-" if not math.isfinite(x) else f"{x:,.6g}"
+
+    gap_text = "-" if not math.isfinite(gap) else f"{gap:.2%}"
+    return f"{stage:<5} {seconds:7.1f} s  incumbent {num(incumbent):>12}  bound {num(bound):>12}  gap {gap_text:>8}"
+
+
 def _sparse_start(opt, start: list[tuple] | None):
     if not start:
         return None
@@ -152,6 +193,7 @@ def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max
             opt._solver_model.setSolution(len(index), index, value)
         else:
             opt._solver_model.setSolution(warm)
+    live = _attach_live_line(opt, m) if options.progress and not options.verbose else None
     t0 = time.perf_counter()
     tee = [sys.stderr] if options.verbose else []
     results = opt.solve(
@@ -165,6 +207,9 @@ def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max
         solver_options={} if max_nodes is None else {"mip_max_nodes": int(max_nodes)},
     )
     seconds = time.perf_counter() - t0
+    if live is not None:
+        live.close()
+        opt._solver_model.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     status = _status(results)
     if status in ("optimal", "feasible"):
         results.solution_loader.load_vars()
@@ -177,6 +222,14 @@ def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max
         termination=str(results.termination_condition.name),
         log=getattr(results, "solver_log", "") or "",
     )
+
+
+def _attach_live_line(opt, m) -> LiveLine:
+    stage = "value" if m.served_value.active else "cost"
+    live = LiveLine(stage)
+    opt._solver_model.setCallback(live, None)
+    opt._solver_model.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    return live
 
 
 def _values(var, n: int) -> np.ndarray:

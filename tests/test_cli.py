@@ -181,3 +181,27 @@ def test_export_solved_by_highs_alone_gives_the_served_value(tmp_path, fmt):
     h.run()
     assert h.getModelStatus() == highspy.HighsModelStatus.kOptimal
     assert h.getInfo().objective_function_value == pytest.approx(12.0)  # = allocator solve's served value
+
+
+@pytest.mark.component
+def test_live_progress_line_reports_incumbent_bound_and_gap(tmp_path):
+    """With progress on, HiGHS's MIP callback rewrites one stderr line per stage."""
+    import os
+
+    from allocator.pipeline import solve_instance
+    from allocator.solving import SolveOptions, format_progress
+
+    assert format_progress("value", 1.5, 10.0, 12.0, 0.1666) == (
+        "value     1.5 s  incumbent           10  bound           12  gap   16.66%")
+    assert "incumbent            -" in format_progress("cost", 0.0, float("-inf"), float("inf"), float("inf"))
+    log = tmp_path / "stderr.txt"
+    saved = os.dup(2)
+    with open(log, "wb") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            solve_instance(REPO / "instances" / "chengdu-day", SolveOptions(progress=True))
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    text = log.read_bytes().decode()
+    assert "\rvalue" in text and "\rcost" in text and "incumbent" in text
