@@ -42,10 +42,8 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import shutil
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.problems import EXIT_INVALID, EXIT_VIOLATED, AllocatorError, InvalidInstance, Problem
+from allocator.writing import atomic_folder
 from allocator.reading import Instance, read_instance
 from allocator.schema import TABLE_BY_STEM
 
@@ -341,35 +340,12 @@ def _point_at_source(problem: Problem, added: NewDemands, first_new_line: int) -
 
 
 def _write_folder(out: Path, source: Path, texts: dict[str, str], skip: set[str], validate) -> None:
-    """Copy ``source`` (minus ``skip``), write ``texts``, validate, then rename into ``out``."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    old = None
-    try:
+    """Copy ``source`` (minus ``skip``), write ``texts``, validate, then rename into ``out`` (atomically)."""
+    with atomic_folder(out) as tmp:
         for path in sorted(source.iterdir()):
             if path.is_file() and not path.name.startswith(".") and path.name not in skip:
                 shutil.copy2(path, tmp / path.name)
         for name, content in texts.items():
             (tmp / name).write_text(content, encoding="utf-8")
         validate(tmp)
-        tmp.chmod(0o777 & ~_umask())
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            os.rename(out, old)
-        os.rename(tmp, out)
-        tmp = None
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if old is not None and not out.exists():
-                os.rename(old, out)
-                old = None
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -33,7 +33,6 @@ unserved requests by reason; served share by latency class and by stack.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -44,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from allocator.reading import file_digest
 
 PLAN_TABLES = ("assignments", "schedule", "unserved", "pools", "centers", "enterprises", "programs")
 
@@ -83,20 +84,12 @@ def read_plan_folder(folder: Path) -> PlanFolder:
     return PlanFolder(folder, summary, tables)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def instance_matches(folder: Path, summary: dict) -> bool:
     """True if every file named in summary['instance_sha256'] exists in ``folder`` with that digest."""
     digests = summary.get("instance_sha256")
     if not isinstance(digests, dict) or not digests or not Path(folder).is_dir():
         return False
-    return all((Path(folder) / name).is_file() and _sha256(Path(folder) / name) == digest
+    return all((Path(folder) / name).is_file() and file_digest(Path(folder) / name) == digest
                for name, digest in digests.items())
 
 

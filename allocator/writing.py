@@ -57,27 +57,45 @@ def write_table(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, lineterminator="\n", float_format="%.12g")
 
 
-def write_plan(folder: Path, plan: Plan, summary: dict) -> None:
-    """Write every plan file into ``folder`` atomically (replacing an older plan there)."""
-    folder = Path(folder).resolve()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+@contextmanager
+def atomic_folder(target: Path):
+    """Yield a hidden temporary folder beside ``target``; on success it replaces ``target`` whole.
+
+    On any exception (KeyboardInterrupt and SIGTERM included) the temporary folder is
+    removed and an existing ``target`` is left as it was.
+    """
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; a plan folder gets the usual permissions
     old = None
     try:
         with _sigterm_as_interrupt():
-            for stem, df in plan.tables.items():
-                write_table(df, tmp / f"{stem}.csv")
-            (tmp / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
-            if folder.exists():
-                old = folder.parent / f".{folder.name}.old-{os.getpid()}"
-                os.rename(folder, old)
-            os.rename(tmp, folder)
+            yield tmp
+            if target.exists():
+                old = target.parent / f".{target.name}.old-{os.getpid()}"
+                os.rename(target, old)
+            os.rename(tmp, target)
             tmp = None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-            if old is not None and not folder.exists():
-                os.rename(old, folder)  # put the previous plan back
+            if old is not None and not target.exists():
+                os.rename(old, target)  # put the previous folder back
                 old = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_plan(folder: Path, plan: Plan, summary: dict) -> None:
+    """Write every plan file into ``folder`` atomically (replacing an older plan there)."""
+    with atomic_folder(folder) as tmp:
+        for stem, df in plan.tables.items():
+            write_table(df, tmp / f"{stem}.csv")
+        (tmp / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
