@@ -217,24 +217,5 @@ def _empty_schedule() -> pd.DataFrame:
 
 def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None) -> SolveResult:
     result = solve_instance(folder, options)
-    t0 = time.perf_counter()
-    result.seconds["write"] = 0.0
-    summary = result.summary()
-    write_plan(out, result.plan, summary)
-    result.seconds["write"] = time.perf_counter() - t0
-    summary["wall_seconds"] = result.seconds
-    # the summary on disk carries the write time too: rewrite just that file atomically
-    _rewrite_summary(out, summary)
+    result.seconds["write"] = write_plan(out, result.plan, result.summary())
     return result
-
-
-def _rewrite_summary(out: Path, summary: dict) -> None:
-    import json
-    import os
-
-    from allocator.writing import _clean
-
-    path = Path(out) / "summary.json"
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -72,26 +72,24 @@ def rtt_matrix(instance: Instance) -> tuple[dict[str, int], np.ndarray]:
     return index, rtt
 
 
+def _per_period(base: pd.DataFrame, overrides: pd.DataFrame, key: str, column: str, periods: int):
+    """Index of ``base[key]`` and a (rows, periods) matrix of ``base[column]`` with per-period overrides."""
+    index = {k: i for i, k in enumerate(base[key])}
+    values = np.repeat(base[column].to_numpy(dtype=float)[:, None], periods, axis=1)
+    if not overrides.empty:
+        values[overrides[key].map(index).to_numpy(), overrides["period"].to_numpy()] = overrides[column].to_numpy()
+    return index, values
+
+
 def capacity_matrix(instance: Instance) -> tuple[dict[str, int], np.ndarray]:
-    """Pool index and cards(p, t) * period_hours in card-hours, overrides applied."""
-    pools = instance.pools
-    index = {p: i for i, p in enumerate(pools["pool_id"])}
-    cards = np.repeat(pools["cards"].to_numpy(dtype=float)[:, None], instance.periods, axis=1)
-    over = instance.capacity
-    if not over.empty:
-        cards[over["pool_id"].map(index).to_numpy(), over["period"].to_numpy()] = over["cards"].to_numpy()
+    """Pool index and cards(p, t) * period_hours in card-hours, capacity.csv overrides applied."""
+    index, cards = _per_period(instance.pools, instance.capacity, "pool_id", "cards", instance.periods)
     return index, cards * instance.period_hours
 
 
 def green_matrix(instance: Instance) -> tuple[dict[str, int], np.ndarray]:
-    """Center index and green_kwh(c, t), overrides of green.csv applied."""
-    centers = instance.centers
-    index = {c: i for i, c in enumerate(centers["center_id"])}
-    green = np.repeat(centers["green_kwh"].to_numpy(dtype=float)[:, None], instance.periods, axis=1)
-    over = instance.green
-    if not over.empty:
-        green[over["center_id"].map(index).to_numpy(), over["period"].to_numpy()] = over["green_kwh"].to_numpy()
-    return index, green
+    """Center index and green_kwh(c, t), green.csv overrides applied."""
+    return _per_period(instance.centers, instance.green, "center_id", "green_kwh", instance.periods)
 
 
 def designated_pools(instance: Instance) -> pd.DataFrame:

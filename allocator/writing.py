@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,9 +94,17 @@ def _umask() -> int:
     return mask
 
 
-def write_plan(folder: Path, plan: Plan, summary: dict) -> None:
-    """Write every plan file into ``folder`` atomically (replacing an older plan there)."""
+def write_plan(folder: Path, plan: Plan, summary: dict) -> float:
+    """Write every plan file into ``folder`` atomically (replacing an older plan there).
+
+    summary.json is written last, with ``wall_seconds["write"]`` set to the seconds
+    spent writing the tables; those seconds are also returned.
+    """
+    t0 = time.perf_counter()
     with atomic_folder(folder) as tmp:
         for stem, df in plan.tables.items():
             write_table(df, tmp / f"{stem}.csv")
+        seconds = time.perf_counter() - t0
+        summary.setdefault("wall_seconds", {})["write"] = seconds
         (tmp / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
+    return seconds
