@@ -84,19 +84,30 @@ def validate(instance: Path) -> None:
 @click.argument("instance", type=existing_folder)
 @click.option("-o", "--output", "plan", type=click.Path(path_type=Path), required=True, help="Plan folder to write.")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds for the whole solve.")
-@click.option("--gap", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="Relative MIP gap.")
+@click.option("--gap", type=click.FloatRange(min=0), default=None,
+              help="Relative MIP gap [default: 1e-4]; given, it keeps the exact MIP under --method auto.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
 @click.option("--solver", type=click.Choice(["highs", "scip", "cbc"]), default="highs", show_default=True,
               help="MIP solver: highs, or scip / cbc where installed.")
-@click.option("--method", type=click.Choice(["exact", "fcfs", "greedy"]), default="exact", show_default=True,
-              help="exact MIP, or the baselines fcfs (file order) and greedy (value per subsidy yuan).")
+@click.option("--method", type=click.Choice(["auto", "exact", "fast", "partition", "fcfs", "greedy"]), default="auto",
+              show_default=True,
+              help="auto (exact MIP up to 20,000 model columns, fast above), exact, fast (LP bound, rounding, "
+                   "restricted MIP), partition (parts by enterprise in parallel), or the baselines fcfs and greedy.")
+@click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True, help="--method partition: parts.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="--method partition: local worker processes [default: one per core].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="--method partition: solve the parts on this Dask scheduler (e.g. tcp://10.0.0.5:8786).")
 @click.pass_context
-def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, method) -> None:
+def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, method, parts, workers, scheduler) -> None:
     """Solve INSTANCE and write the plan folder PLAN (exit 3 infeasible, 4 no solution)."""
+    from allocator.executor import ExecutorOptions
     from allocator.pipeline import solve_and_write
     from allocator.solving import SolveOptions
 
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, solver=solver, method=method,
+    executor = ExecutorOptions(workers=workers, scheduler=scheduler, progress=False, description="parts")
+    options = SolveOptions(time_limit=time_limit, gap=1e-4 if gap is None else gap, gap_given=gap is not None,
+                           threads=threads, solver=solver, method=method, parts=parts, executor=executor,
                            verbose=ctx.obj["verbose"] > 0,
                            progress=not ctx.obj["quiet"] and sys.stderr.isatty())
     try:

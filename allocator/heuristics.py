@@ -146,20 +146,63 @@ def demand_order(instance: Instance, screen: Screen, method: str) -> list[str]:
     return list(frame.sort_values(["must", "key", "pos"], kind="stable").index)
 
 
+def enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
+    """Pairs for a cap-aware pass: whole enterprises by value per subsidy yuan if all their
+    demands were served at their cheapest pools (min(rate x bill, remaining cap) of R8, so an
+    enterprise past its cap pays nothing more for further demands), each enterprise's demands
+    by decreasing value, each demand's pools by bill; must-serve demands first."""
+    pairs = screen.pairs
+    ent = instance.enterprises.set_index("enterprise_id")
+    demand = pairs["demand_id"].to_numpy()
+    first = pairs.drop_duplicates("demand_id").set_index("demand_id")
+    cheapest = pairs.groupby("demand_id", sort=False)["bill_yuan"].min()
+    owner = first["enterprise_id"]
+    bill_e = cheapest.groupby(owner).sum()
+    value_e = first["value"].groupby(owner).sum()
+    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    subsidy_e = np.minimum(ent["rate"].reindex(bill_e.index) * bill_e, remaining.reindex(bill_e.index))
+    per_yuan = value_e / subsidy_e.clip(lower=1e-9)
+    key_e = pd.Series(demand).map(owner).map(per_yuan).to_numpy()
+    codes = pd.factorize(demand, sort=False)[0]
+    must = pairs["must_serve"].to_numpy(dtype=bool)
+    return np.lexsort((pairs["pool_idx"].to_numpy(), pairs["bill_yuan"].to_numpy(), codes,
+                       -pairs["value"].to_numpy(), -key_e, ~must))
+
+
 def place(instance: Instance, screen: Screen, method: str = "fcfs") -> HeuristicPlan:
     """One pass over the demands; each is placed at its cheapest pool where every rule still holds."""
     pairs = screen.pairs
-    state = _State(instance, screen)
-    chosen = np.zeros(len(pairs), dtype=bool)
-    rows: list[tuple[str, str, int, float]] = []
     order = demand_order(instance, screen, method)
     rank = pd.Series(np.arange(len(order)), index=order)
     # every pair once, by the demand's turn, then cheapest bill, then pool order
     turn = pairs["demand_id"].map(rank).to_numpy()
-    sequence = np.lexsort((pairs["pool_idx"].to_numpy(), pairs["bill_yuan"].to_numpy(), turn))
-    columns = ["demand_id", "enterprise_id", "pool_id", "pool_idx", "center_idx", "usage_card_hours", "bill_yuan",
-               "kw_per_card", "max_card_hours_per_period", "release", "deadline"]
-    records = pairs[columns].to_numpy(dtype=object)[sequence]
+    return place_in_order(instance, screen, np.lexsort((pairs["pool_idx"].to_numpy(), pairs["bill_yuan"].to_numpy(), turn)))
+
+
+def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, keep: HeuristicPlan | None = None) -> HeuristicPlan:
+    """Try the pairs in ``sequence`` (each demand's pairs consecutive, must-serve demands first);
+    a demand takes the first of its pairs where every rule still holds.
+
+    ``keep`` is a plan already made (for instance the merge of a partitioned solve): its pairs
+    and schedule are committed first, unchanged, and the pass only adds demands it left out.
+    """
+    pairs = screen.pairs
+    state = _State(instance, screen)
+    chosen = np.zeros(len(pairs), dtype=bool)
+    rows: list[tuple[str, str, int, float]] = []
+    if keep is not None:
+        chosen |= keep.chosen
+        rows += [tuple(r) for r in keep.schedule[["demand_id", "pool_id", "period", "card_hours"]].itertuples(index=False)]
+        by_demand = keep.schedule.groupby("demand_id")
+        kept = pairs[keep.chosen]
+        for k, row in zip(np.flatnonzero(keep.chosen), kept[_PAIR_COLUMNS].to_numpy(dtype=object)):
+            pair = _Pair(*row)
+            _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+            frame = by_demand.get_group(pair.demand_id)
+            state.commit(pair, dict(zip(frame["period"].astype(int), frame["card_hours"].astype(float))), float(pair.kw_per_card), delta)
+        placed = set(kept["demand_id"])
+        sequence = sequence[~pairs["demand_id"].iloc[sequence].isin(placed).to_numpy()]
+    records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)[sequence]
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
     missing_must: list[str] = []
     placed_demand = None
@@ -186,6 +229,10 @@ def place(instance: Instance, screen: Screen, method: str = "fcfs") -> Heuristic
         missing_must.append(current)
     schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
     return HeuristicPlan(chosen, schedule, missing_must)
+
+
+_PAIR_COLUMNS = ["demand_id", "enterprise_id", "pool_id", "pool_idx", "center_idx", "usage_card_hours", "bill_yuan",
+                 "kw_per_card", "max_card_hours_per_period", "release", "deadline"]
 
 
 @dataclass

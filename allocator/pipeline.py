@@ -20,12 +20,12 @@ from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.reading import Instance, read_instance
 from allocator.reasons import explain_infeasible, refine_reasons
 from allocator.screening import Screen, screen
-from allocator.heuristics import place
+from allocator.heuristics import enterprise_sequence, place, place_in_order
 from allocator.solvers import solver_version
 from allocator.solving import SolveOptions, solve_model
 from allocator.writing import write_plan
 
-METHODS = ("exact", "fcfs", "greedy")
+METHODS = ("auto", "exact", "fast", "partition", "fcfs", "greedy")
 
 
 @dataclass
@@ -42,6 +42,7 @@ class SolveResult:
     notes: list[str] = field(default_factory=list)
     model_size: dict[str, int] = field(default_factory=dict)
     cost_bound: float | None = None  # proven lower bound on the cost K (stage 2)
+    method_requested: str = ""
 
     def summary(self) -> dict:
         inst = self.instance
@@ -51,6 +52,7 @@ class SolveResult:
             "instance_path": str(Path(inst.folder).resolve()),
             "instance_sha256": inst.files_sha256,
             "method": self.method,
+            "method_requested": self.method_requested or self.method,
             "solver": self.solver,
             "solver_version": self.solver_version,
             "allocator_version": __version__,
@@ -100,50 +102,94 @@ def value_upper_bound(scr: Screen) -> float:
     return float(scr.pairs.drop_duplicates("demand_id")["value"].sum())
 
 
+def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
+    """The method to run: ``auto`` is the exact MIP up to AUTO_FAST_COLUMNS model columns and the fast
+    path above; an explicit ``--gap`` keeps the exact MIP (see docs/decisions.md)."""
+    from allocator.fast import AUTO_FAST_COLUMNS, model_columns
+
+    if options.method != "auto":
+        return options.method, []
+    columns = model_columns(scr)
+    if columns > AUTO_FAST_COLUMNS and not options.gap_given:
+        return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
+    why = "--gap was given" if columns > AUTO_FAST_COLUMNS else f"{columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"
+    return "exact", [f"method auto chose exact: {why}"]
+
+
 def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
     """Read, screen, build, solve and extract; raise Infeasible/NoSolution errors as results demand."""
     options = options or SolveOptions()
     if options.method not in METHODS:
         raise ValueError(f"unknown method '{options.method}' (known: {', '.join(METHODS)})")
-    version = solver_version(options.solver) if options.method == "exact" else ""  # SolverUnavailable: exit 2
-    seconds: dict[str, float] = {}
+    if options.method in ("auto", "exact", "fast", "partition"):
+        solver_version(options.solver)  # SolverUnavailable: exit 2, before reading anything
     t0 = time.perf_counter()
     instance = read_instance(Path(folder))
-    seconds["load"] = time.perf_counter() - t0
+    return solve_loaded(instance, options, {"load": time.perf_counter() - t0})
 
+
+def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, float] | None = None) -> SolveResult:
+    """The stages after reading, on an instance already in memory (the partitioned method's parts)."""
+    seconds = dict(seconds or {"load": 0.0})
     t0 = time.perf_counter()
     scr = screen(instance)
     check_must_serve(instance, scr)
-    if options.method == "exact":
+    method, notes = resolve_method(options, scr)
+    options = dataclasses.replace(options, method=method)
+    uses_solver = method in ("exact", "fast", "partition")
+    if method == "exact":
         decided = _exact(instance, scr, options, seconds, t0)
+    elif method == "fast":
+        decided = _fast(instance, scr, options, seconds, t0)
+    elif method == "partition":
+        decided = _partition(instance, scr, options, seconds, t0)
     else:
-        heuristic = place(instance, scr, options.method)
+        heuristic = place(instance, scr, method)
         if heuristic.unplaced_must_serve:
-            raise NoSolution(f"{options.method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
-        decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", value_upper_bound(scr),
-                          ["best_bound is the total value of every screened demand"])
+            raise NoSolution(f"{method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
         seconds["build"] = 0.0
         seconds["solve"] = time.perf_counter() - t0
+        bound, bound_notes = lp_bound(instance, scr, options)
+        decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes)
+        seconds["bound"] = time.perf_counter() - t0 - seconds["solve"]
+    decided.notes[:0] = notes
 
     t0 = time.perf_counter()
     plan = extract_plan(instance, scr, scr.pairs[decided.chosen], decided.schedule)
     plan.unserved = refine_reasons(instance, scr, plan)
     seconds["extract"] = time.perf_counter() - t0
-    bound = max(decided.bound if decided.bound is not None else plan.served_value, plan.served_value)
+    bound = plan.served_value if decided.bound is None else decided.bound
+    bound = max(bound if np.isfinite(bound) else value_upper_bound(scr), plan.served_value)
     return SolveResult(
         instance=instance,
         status=decided.status,
         plan=plan,
         best_bound=bound,
         gap=relative_gap(plan.served_value, bound),
-        method=options.method,
-        solver=options.solver if options.method == "exact" else "none",
-        solver_version=version,
+        method=method,
+        solver=options.solver if uses_solver else "none",
+        solver_version=solver_version(options.solver) if uses_solver else "",
         seconds=seconds,
         notes=decided.notes,
         model_size=decided.size,
         cost_bound=decided.cost_bound,
+        method_requested=options_requested(options, notes),
     )
+
+
+def options_requested(options: SolveOptions, notes: list[str]) -> str:
+    return "auto" if notes and notes[0].startswith("method auto") else options.method
+
+
+def lp_bound(instance: Instance, scr: Screen, options: SolveOptions) -> tuple[float, list[str]]:
+    """The LP-relaxation bound on the served value (for the heuristic methods); the trivial bound
+    (every screened demand's value) if the LP does not finish within the time limit."""
+    from allocator.fast import solve_lp_relaxation
+
+    bound = solve_lp_relaxation(instance, scr, options)
+    if bound is None:
+        return value_upper_bound(scr), ["best_bound is the total value of every screened demand (the LP relaxation did not finish)"]
+    return max(bound, 0.0), ["best_bound is the LP relaxation of the exact model"]
 
 
 @dataclass
@@ -203,11 +249,46 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     return _Chosen(chosen, schedule, "optimal" if proven else "feasible", first.bound, notes, size, cost_bound)
 
 
+def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """LP bound, LP-guided rounding and a restricted MIP (:mod:`allocator.fast`)."""
+    from allocator.fast import solve_fast
+
+    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr))
+    seconds["build"] = time.perf_counter() - t0 - sum(v for k, v in result.phases.items() if k != "build")
+    seconds["solve"] = sum(v for k, v in result.phases.items() if k != "build")
+    seconds.update({f"solve_{k}": v for k, v in result.phases.items() if k != "build"})
+    if result.status == "infeasible":
+        raise InfeasibleInstance("the instance is infeasible: " + "; ".join(result.notes), result.notes)
+    if result.status == "no_solution":
+        raise NoSolution("no plan found within the limits (fast method)")
+    return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size)
+
+
+def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """Parts by enterprise solved in parallel, merged and repaired (:mod:`allocator.partition`)."""
+    from allocator.partition import solve_partitioned
+
+    plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, options.executor)
+    seconds["build"] = 0.0
+    seconds["solve"] = time.perf_counter() - t0
+    if plan.unplaced_must_serve:
+        raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
+    t1 = time.perf_counter()
+    if options.time_limit is not None:  # the bound gets what the parts left of the limit
+        options = dataclasses.replace(options, time_limit=max(1.0, options.time_limit - (t1 - t0)))
+    bound, bound_notes = lp_bound(instance, scr, options)
+    seconds["bound"] = time.perf_counter() - t1
+    size = {"parts": len(parts)}
+    return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, size)
+
+
 def _best_heuristic(instance: Instance, scr: Screen):
-    """The greedy or fcfs plan, whichever serves more value (must-serve complete first): the MIP start
-    and fallback, so the exact method never returns less value than either baseline."""
+    """The greedy, fcfs or cap-aware (whole enterprises) plan, whichever serves more value (must-serve
+    complete first): the MIP start and fallback, so the exact method never returns less value than
+    either baseline."""
     values = scr.pairs["value"].to_numpy()
     plans = [place(instance, scr, method) for method in ("greedy", "fcfs")]
+    plans.append(place_in_order(instance, scr, enterprise_sequence(instance, scr)))
     return max(plans, key=lambda h: (not h.unplaced_must_serve, float(values[h.chosen].sum())))
 
 

@@ -12,6 +12,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import highspy
 import numpy as np
@@ -29,7 +30,10 @@ class SolveOptions:
     gap: float = 1e-4  # relative MIP gap
     threads: int | None = None
     solver: str = "highs"
-    method: str = "exact"
+    method: str = "auto"  # auto: exact up to a size threshold, fast above (allocator.pipeline.resolve_method)
+    gap_given: bool = False  # the user asked for --gap: auto keeps the exact MIP
+    parts: int = 4  # --method partition: number of parts
+    executor: Any = None  # --method partition: ExecutorOptions (local workers or a Dask scheduler)
     verbose: bool = False
     # A deterministic cost stage: stop it after this many branch-and-bound nodes instead of
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 
 from models.data import ModelData
+from models.matrix import MatrixModel
 from models.terms import linear
 
 
@@ -25,3 +28,12 @@ def add_assignment(m: pyo.ConcreteModel, data: ModelData) -> None:
     def one_pool_per_demand(m, d):
         expr = linear([1.0] * len(groups[d]), (m.assign[int(k)] for k in groups[d]))
         return expr == 1 if bool(must[d]) else expr <= 1
+
+
+def assignment_rows(mm: MatrixModel, data: ModelData) -> None:
+    """The same family as :func:`add_assignment`, as matrix rows: columns ``assign``, rows ``one_pool_per_demand``."""
+    n = data.n_pairs
+    cols = mm.add_columns("assign", np.zeros(n), np.ones(n), integer=True)
+    codes, demands = pd.factorize(data.pairs["demand_id"], sort=False)
+    must = data.pairs.groupby(codes, sort=True)["must_serve"].first().to_numpy(dtype=bool)
+    mm.add_rows("one_pool_per_demand", codes, cols, np.ones(n), np.where(must, 1.0, -np.inf), 1.0, list(demands))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pyomo.environ as pyo
 
 from models.data import ModelData
+from models.energy import carbon_yuan_per_kwh
+from models.matrix import MatrixModel
 from models.terms import linear
 
 
@@ -17,17 +19,19 @@ def add_objectives(m: pyo.ConcreteModel, data: ModelData) -> None:
     stage 2: K with V held at its stage-1 value).
     """
     pairs = data.pairs
-    inst = data.instance
     m.served_value_expr = pyo.Expression(expr=linear(pairs["value"].to_numpy(), (m.assign[k] for k in m.PAIRS)))
-    intensity = inst.centers["region_id"].map(inst.regions.set_index("region_id")["grid_carbon_kg_per_kwh"]).fillna(0.0)
-    carbon_yuan_per_kwh = inst.carbon_price_yuan_per_kg * intensity.to_numpy()
+    carbon = carbon_yuan_per_kwh(data)
     bills = linear(pairs["bill_yuan"].to_numpy(), (m.assign[k] for k in m.PAIRS))
-    carbon = sum(
-        float(carbon_yuan_per_kwh[c]) * m.grid_kwh[c, t]
-        for (c, t) in m.CENTER_PERIODS
-        if carbon_yuan_per_kwh[c] > 0
-    )
-    m.cost_expr = pyo.Expression(expr=bills + carbon)
+    carbon_cost = sum(float(carbon[c]) * m.grid_kwh[c, t] for (c, t) in m.CENTER_PERIODS if carbon[c] > 0)
+    m.cost_expr = pyo.Expression(expr=bills + carbon_cost)
     m.served_value = pyo.Objective(expr=m.served_value_expr, sense=pyo.maximize)
     m.cost = pyo.Objective(expr=m.cost_expr, sense=pyo.minimize)
     m.cost.deactivate()
+
+
+def objective_terms(mm: MatrixModel, data: ModelData) -> None:
+    """The same objectives as :func:`add_objectives` on the matrix: the value of each pair and its bill
+    (the carbon part of the cost is added by :func:`models.energy.energy_rows`)."""
+    assign = mm.columns("assign")
+    mm.add_objective("value", assign, data.pairs["value"].to_numpy(dtype=float))
+    mm.add_objective("cost", assign, data.pairs["bill_yuan"].to_numpy(dtype=float))

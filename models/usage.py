@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from models.data import ModelData
+from models.matrix import MatrixModel
 from models.terms import linear
 
 
@@ -28,3 +30,21 @@ def add_usage(m: pyo.ConcreteModel, data: ModelData) -> None:
     def window_total(m, k):
         js = groups[k]
         return linear([1.0] * len(js), (m.usage[int(j)] for j in js)) == float(u[k]) * m.assign[k]
+
+
+def usage_rows(mm: MatrixModel, data: ModelData) -> None:
+    """The same family as :func:`add_usage`, as matrix rows: columns ``usage``, rows ``window_total``."""
+    rows = data.usage_rows[data.usage_rows["var_j"] >= 0]
+    cols = mm.add_columns("usage", np.zeros(len(rows)), rows["cap_card_hours"].to_numpy(dtype=float))
+    k = rows["k"].to_numpy()
+    pairs, row_of = np.unique(k, return_inverse=True)
+    u = data.pairs["usage_card_hours"].to_numpy()
+    assign = mm.columns("assign")
+    n = len(pairs)
+    mm.add_rows(
+        "window_total",
+        np.concatenate([row_of, np.arange(n)]),
+        np.concatenate([cols[rows["var_j"].to_numpy()], assign[pairs]]),
+        np.concatenate([np.ones(len(rows)), -u[pairs]]),
+        0.0, 0.0, [int(p) for p in pairs],
+    )

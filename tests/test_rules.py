@@ -363,3 +363,16 @@ def test_objective_carbon_price_picks_the_greener_center(solve_spec):
     assert s.served == {"d1": "pB"}
     assert s.result.plan.carbon_kg == pytest.approx(0.2)
     assert s.result.status == "optimal"
+
+
+@pytest.fixture(params=["exact", "fast"])
+def solve_spec(request, solve_spec):
+    """Every rule test runs twice: the exact MIP (Pyomo) and the fast method (numpy matrix,
+    LP bound, rounding, MIP over every column at this size) must reach the same hand-derived optimum."""
+
+    def run(spec: dict, **options):
+        if request.param == "fast" and "method" not in options:
+            options = {"method": "fast", "gap": 1e-6, "gap_given": True, **options}
+        return solve_spec(spec, **options)
+
+    return run

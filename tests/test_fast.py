@@ -1,0 +1,156 @@
+"""The national-scale methods: auto choice, the fast path, the partitioned method, certified bounds.
+
+The rule tests (tests/test_rules.py) already run every rule through the fast method
+and its numpy-built matrix; these tests cover what is particular to the methods.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from allocator.cli import main
+from allocator.executor import ExecutorOptions
+from allocator.fast import AUTO_FAST_COLUMNS, model_columns
+from allocator.partition import split_instance
+from allocator.pipeline import resolve_method, solve_and_write
+from allocator.reading import read_instance
+from allocator.screening import screen
+from allocator.solving import SolveOptions
+from tests.builders import base, demand, write
+from tests.conftest import REPO, check_plan_files
+
+pytestmark = pytest.mark.component
+INSTANCES = REPO / "instances"
+
+
+def _budget_world() -> dict:
+    """Two enterprises in program G (rate 0.5, budget 5): E1 asks d1 (4 card-hours) and d2 (6),
+    E2 asks d3 (10). pB (1 yuan, 10 cards) holds 10 card-hours. The budget pays subsidy 5 = a bill of 10:
+    the optimum serves value 10 (d1+d2 at pB, or d3 at pB) and pA (2 yuan) cannot help within budget."""
+    spec = base()
+    spec["programs"][0]["budget_yuan"] = 5.0
+    spec["enterprises"].append({"enterprise_id": "E2", "program_id": "G"})
+    spec["demands"] += [demand("d1", 4), demand("d2", 6), demand("d3", 10, enterprise="E2")]
+    return spec
+
+
+def test_auto_chooses_exact_for_small_and_fast_above_the_threshold(tmp_path):
+    inst = read_instance(write(tmp_path / "i", _budget_world()))
+    scr = screen(inst)
+    assert model_columns(scr) == 6  # 3 demands x 2 pools, one period
+    assert resolve_method(SolveOptions(), scr)[0] == "exact"
+    import allocator.fast as fast
+
+    old = fast.AUTO_FAST_COLUMNS
+    try:
+        fast.AUTO_FAST_COLUMNS = 5
+        method, notes = resolve_method(SolveOptions(), scr)
+        assert method == "fast" and "6 model columns > 5" in notes[0]
+        assert resolve_method(SolveOptions(gap_given=True), scr)[0] == "exact"  # --gap keeps the exact MIP
+    finally:
+        fast.AUTO_FAST_COLUMNS = old
+    assert AUTO_FAST_COLUMNS == 20_000
+
+
+def test_auto_choice_is_reported_in_summary(tmp_path):
+    inst = write(tmp_path / "i", _budget_world())
+    result = CliRunner().invoke(main, ["solve", str(inst), "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["method"] == "exact" and summary["method_requested"] == "auto"
+    assert summary["notes"][0] == "method auto chose exact: 6 model columns <= 20,000"
+    assert summary["served_value"] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("method", ["fcfs", "greedy"])
+def test_heuristics_report_the_lp_bound(tmp_path, method):
+    """LP relaxation of _budget_world: value 10 (budget 5 = bill 10 at pB) -- also the optimum,
+    while the trivial bound (every screened demand) would be 20."""
+    inst = write(tmp_path / "i", _budget_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method=method))
+    assert result.best_bound == pytest.approx(10.0)
+    assert result.gap == pytest.approx((10.0 - result.plan.served_value) / 10.0)
+    assert "LP relaxation" in result.notes[-1]
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_fast_bound_is_certified_and_plan_valid_on_chengdu_day(tmp_path):
+    """The fast path on the bundled city day: its LP bound is at least the proven optimum
+    (322,790 within 1e-4, tests/test_bundled.py) and its plan is within its own reported gap."""
+    out = tmp_path / "p"
+    result = solve_and_write(INSTANCES / "chengdu-day", out, SolveOptions(method="fast", time_limit=60))
+    assert result.method == "fast"
+    assert result.best_bound >= 322790.0 * (1 - 1e-4)
+    assert result.plan.served_value <= result.best_bound
+    assert result.gap == pytest.approx((result.best_bound - result.plan.served_value) / result.best_bound)
+    assert result.gap <= 0.005 + 1e-9  # FAST_DEFAULT_GAP: the fast path stops only there or at its time limit
+    assert {"solve_lp", "solve_rounding", "solve_mip", "solve_cost"} <= set(result.seconds)
+    check_plan_files(INSTANCES / "chengdu-day", out)
+
+
+def test_split_instance_shares_add_up_and_keep_enterprises_whole(tmp_path):
+    spec = _budget_world()
+    spec["centers"][0].update(green_kwh=8.0, grid_kwh_cap=4.0)
+    inst = read_instance(write(tmp_path / "i", spec))
+    parts = split_instance(inst, screen(inst), 2)
+    assert len(parts) == 2
+    owners = [set(p.demands["enterprise_id"]) for p in parts]
+    assert owners[0].isdisjoint(owners[1]) and owners[0] | owners[1] == {"E1", "E2"}
+    for column, table in (("cards", "pools"), ("green_kwh", "centers"), ("grid_kwh_cap", "centers"), ("budget_yuan", "programs")):
+        total = sum(p.tables[table][column].to_numpy(dtype=float) for p in parts)
+        assert np.allclose(total, inst.tables[table][column].to_numpy(dtype=float)), column
+    # E1 and E2 request 10 card-hours each: every pool and center is halved
+    assert [float(p.pools["cards"].iloc[0]) for p in parts] == [5.0, 5.0]
+
+
+def test_partition_merges_and_repairs_into_a_valid_plan(tmp_path):
+    """Two parts (E1 and E2 request equal value), each with half of every pool (5 card-hours) and
+    half of the budget (2.5 yuan, a bill of 5). E2's d3 (10 card-hours) fits no half; in E1's part
+    d2 (6 card-hours) fits no half either, so that part serves d1 at pB (bill 4, value 4). The repair
+    pass then has pB's other 6 card-hours and 3 yuan of budget (a bill of 6): it adds d2 at pB.
+    Served value 10 = the optimum."""
+    inst = write(tmp_path / "i", _budget_world())
+    options = SolveOptions(method="partition", parts=2, executor=ExecutorOptions(workers=1, progress=False))
+    result = solve_and_write(inst, tmp_path / "p", options)
+    assert result.method == "partition"
+    assert result.plan.served_value == pytest.approx(10.0)
+    assert sorted(result.plan.assignments["demand_id"]) == ["d1", "d2"]
+    assert any("repair pass added 6" in n for n in result.notes)
+    check_plan_files(inst, tmp_path / "p")
+
+
+@pytest.mark.slow
+def test_partition_on_local_worker_processes_gives_a_valid_plan(tmp_path):
+    out = tmp_path / "p"
+    options = SolveOptions(method="partition", parts=2, time_limit=60,
+                           executor=ExecutorOptions(workers=2, progress=False))
+    result = solve_and_write(INSTANCES / "chengdu-day", out, options)
+    assert result.model_size["parts"] == 2
+    assert 0 < result.plan.served_value <= result.best_bound
+    check_plan_files(INSTANCES / "chengdu-day", out)
+
+
+@pytest.mark.slow
+def test_partition_on_a_dask_cluster_gives_the_same_plan(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    inst = write(tmp_path / "i", _budget_world())
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        executor = ExecutorOptions(scheduler=cluster.scheduler_address, progress=False)
+        result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="partition", parts=2, executor=executor))
+    assert sorted(result.plan.assignments["demand_id"]) == ["d1", "d2"]
+    assert [n.split(",")[0] for n in result.notes[:2]] == ["part 1: optimal by exact", "part 2: optimal by exact"]
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_cli_partition_options(tmp_path):
+    inst = write(tmp_path / "i", _budget_world())
+    result = CliRunner().invoke(main, ["solve", str(inst), "-o", str(tmp_path / "p"), "--method", "partition",
+                                       "--parts", "2", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["method"] == "partition" and summary["model"]["parts"] == 2
+    assert summary["best_bound"] == pytest.approx(10.0)
