@@ -6,24 +6,26 @@ everything about a good plan. The fast method therefore:
 
 1. builds the model as a numpy matrix (:func:`models.build.build_matrix`) and
    solves its LP relaxation with HiGHS; the LP optimum is an upper bound on the
-   served value of *every* plan: the certified bound the plan is measured against;
+   served value of *every* plan: the certified bound the plan is measured against.
+   Above AGGREGATE_ABOVE_USAGE hourly usage columns, the LP is that of the interval
+   relaxation (:mod:`models.aggregate`), still a valid bound, 13 times smaller;
 2. rounds: tries the demands in order of their LP assignment (largest first),
    each at its pools by decreasing LP value, with the rule-keeping one-pass
-   placement of :mod:`allocator.heuristics`, and keeps the better of that and the
-   greedy plan;
+   placement of :mod:`allocator.heuristics`, and keeps the best of that, the
+   baselines and the cap-aware pass;
 3. fixes by reduced cost every assignment that provably cannot be part of a plan
    better than that incumbent (LP value + reduced cost < incumbent) and, above
-   RESTRICT_ABOVE_PAIRS pairs, restricts the MIP to the assignments the LP uses
-   and the incumbent's; HiGHS then improves the incumbent, warm-started from it,
-   and stops when the plan is within the target gap of the certified bound
+   RESTRICT_ABOVE_PAIRS pairs, restricts the exact model to the assignments the LP
+   uses and the incumbent's; HiGHS then improves the incumbent, warm-started from
+   it, and stops when the plan is within the target gap of the certified bound
    (``--gap``, else FAST_DEFAULT_GAP) or the time is up;
 4. minimizes the cost of the plan's served value on the same (restricted) model,
    time-boxed like the exact method's cost stage.
 
-Measured (benchmarks/README.md): the LP is the dominant cost, and on budget- and
-cap-bound instances its bound is weak (the big-M of the capped subsidy lets the LP
-buy a fraction of an enterprise's demands for the same fraction of its cap), so the
-certified gap there stays large even when the plan is good.
+Measured (benchmarks/README.md): on budget- and cap-bound instances the LP bound is
+weak (the big-M of the capped subsidy lets the LP buy a fraction of an enterprise's
+demands for the same fraction of its cap, and per enterprise that is already the
+convex hull), so the certified gap there stays large even when the plan is good.
 
 When every column left out was fixed by reduced cost, the restricted MIP is the
 whole problem and its own bound is valid too; the reported bound is then the
@@ -51,8 +53,8 @@ FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives 
 FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when the user gives none
 AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the default method is fast
 COST_STAGE_SHARE = 0.15  # of the time left after the rounding, kept for the cost stage
-RESTRICT_ABOVE_PAIRS = 20_000
-AGGREGATE_ABOVE_USAGE = 250_000  # above this many hourly usage variables the bound comes from the interval relaxation  # the MIP keeps every assignment column up to this many pairs
+RESTRICT_ABOVE_PAIRS = 5_000  # the MIP keeps every assignment column up to this many pairs
+AGGREGATE_ABOVE_USAGE = 250_000  # above this many hourly usage variables the bound comes from the interval relaxation
 
 
 @dataclass

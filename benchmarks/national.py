@@ -41,6 +41,13 @@ RESULTS = REPO / "benchmarks" / "results"
 LADDER = (Size(10000, 100, 1), Size(5000, 60, 24), Size(50000, 300, 1))
 
 
+class Label:
+    """A named instance folder in the table's size column."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+
 def parse_size(text: str) -> Size:
     d, p, t = (int(v) for v in text.lower().split("x"))
     return Size(d, p, t)
@@ -137,16 +144,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alone-limit", type=float, default=300.0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--instance", type=Path, default=None,
+                        help="measure this instance folder instead of the synthetic ladder (label: its folder name)")
     args = parser.parse_args(argv)
     sizes = LADDER if args.sizes == "all" else tuple(parse_size(s) for s in args.sizes.split(","))
+    if args.instance is not None:
+        sizes = (args.instance,)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     lines = [HEADER]
     print(HEADER, flush=True)
     for size in sizes:
-        work = RESULTS / "national" / size.label
-        instance = work / "instance"
-        if not (instance / "instance.toml").exists():
-            make_instance(instance, size.n_demands, size.n_pools, size.periods, seed=args.seed)
+        if isinstance(size, Path):
+            instance, work = size, RESULTS / "national" / size.name
+            size = Label(size.name)
+        else:
+            work = RESULTS / "national" / size.label
+            instance = work / "instance"
+            if not (instance / "instance.toml").exists():
+                make_instance(instance, size.n_demands, size.n_pools, size.periods, seed=args.seed)
+        work.mkdir(parents=True, exist_ok=True)
         ours = run_ours(instance, work / f"plan-{args.method}", args.method, args.time_limit, args.parts, args.workers)
         alone = run_alone(instance, args.alone_limit, args.threads) if args.alone_limit > 0 else None
         (work / f"{args.method}.json").write_text(json.dumps({"ours": ours, "alone": alone}, indent=1, default=str))
