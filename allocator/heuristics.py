@@ -74,6 +74,15 @@ class _State:
                 return False, delta
         return True, delta
 
+    def thresholds_met(self, e: str) -> bool:
+        """R8's minimum voucher and minimum spend, for e's bill so far (nothing billed: met)."""
+        bill = self.bill[e]
+        if bill <= 0:
+            return True
+        g = self.program_of[e]
+        tol = SLACK * max(1.0, bill)
+        return self.subsidy(e, bill) >= self.min_voucher[g] - tol and self.spend_ytd[e] + bill >= self.min_spend[g] - tol
+
     def fit(self, pair, kw: float) -> dict[int, float] | None:
         """Card-hours per period for the pair, earliest periods first, or None if it does not fit."""
         p, c = int(pair.pool_idx), int(pair.center_idx)
@@ -123,6 +132,21 @@ class _State:
         e = pair.enterprise_id
         self.bill[e] += float(pair.bill_yuan)
         self.budget_left[self.program_of[e]] -= delta
+
+    def uncommit(self, pair, plan: dict[int, float], kw: float) -> None:
+        """Take a committed pair out again (its usage, energy, bill and subsidy)."""
+        p, c = int(pair.pool_idx), int(pair.center_idx)
+        for t, amount in plan.items():
+            self.room[p, t] += amount
+            self.energy[c, t] -= amount * kw * self.pue[c]
+        e = pair.enterprise_id
+        before = self.subsidy(e, self.bill[e])
+        self.bill[e] -= float(pair.bill_yuan)
+        self.budget_left[self.program_of[e]] += before - self.subsidy(e, self.bill[e])
+
+    def grid_kwh(self, c: int) -> float:
+        """Grid energy of center c over the horizon: sum_t max(0, energy - green)."""
+        return float(np.maximum(self.energy[c] - self.green_kwh[c], 0.0).sum())
 
 
 def demand_order(instance: Instance, screen: Screen, method: str) -> list[str]:
@@ -192,15 +216,8 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
     rows: list[tuple[str, str, int, float]] = []
     if keep is not None:
         chosen |= keep.chosen
-        rows += [tuple(r) for r in keep.schedule[["demand_id", "pool_id", "period", "card_hours"]].itertuples(index=False)]
-        by_demand = keep.schedule.groupby("demand_id")
-        kept = pairs[keep.chosen]
-        for k, row in zip(np.flatnonzero(keep.chosen), kept[_PAIR_COLUMNS].to_numpy(dtype=object)):
-            pair = _Pair(*row)
-            _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
-            frame = by_demand.get_group(pair.demand_id)
-            state.commit(pair, dict(zip(frame["period"].astype(int), frame["card_hours"].astype(float))), float(pair.kw_per_card), delta)
-        placed = set(kept["demand_id"])
+        rows += _commit_kept(state, pairs, keep)
+        placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
         sequence = sequence[~pairs["demand_id"].iloc[sequence].isin(placed).to_numpy()]
     records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)[sequence]
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
@@ -229,6 +246,152 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
         missing_must.append(current)
     schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
     return HeuristicPlan(chosen, schedule, missing_must)
+
+
+def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarray], keep: HeuristicPlan | None = None) -> HeuristicPlan:
+    """Place whole enterprises: ``groups`` holds, per enterprise, its pairs in order of preference.
+    Within a group every demand takes the first of its pairs
+    that fits the capacity, energy and budget left; the thresholds of R8 are checked once, on the
+    enterprise's total bill, and an enterprise that misses them is rolled back whole.
+
+    A demand-by-demand pass (:func:`place_in_order`) can never serve an enterprise whose single
+    demands each fall below the minimum voucher although their sum would not; this pass can.
+    ``keep`` is committed first, unchanged; must-serve demands should come in the first groups.
+    """
+    pairs = screen.pairs
+    state = _State(instance, screen)
+    chosen = np.zeros(len(pairs), dtype=bool)
+    rows: list[tuple] = []
+    records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)
+    placed: set = set()
+    if keep is not None:
+        chosen |= keep.chosen
+        rows += _commit_kept(state, pairs, keep)
+        placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
+    for group in groups:
+        if not len(group):
+            continue
+        e = records[group[0]][1]
+        g = state.program_of[e]
+        saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e])
+        new_pairs: list[int] = []
+        new_rows: list[tuple] = []
+        done: set = set()
+        for k in group:
+            pair = _Pair(*records[k])
+            if pair.demand_id in done or pair.demand_id in placed:
+                continue
+            bill = float(pair.bill_yuan)
+            delta = state.subsidy(e, state.bill[e] + bill) - state.subsidy(e, state.bill[e])
+            if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+                continue
+            plan = state.fit(pair, float(pair.kw_per_card))
+            if plan is None:
+                continue
+            state.commit(pair, plan, float(pair.kw_per_card), delta)
+            new_pairs.append(int(k))
+            done.add(pair.demand_id)
+            new_rows += [(pair.demand_id, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+        if new_pairs and not state.thresholds_met(e):
+            state.room, state.energy = saved[0], saved[1]
+            state.budget_left[g], state.bill[e] = saved[2], saved[3]
+            continue
+        chosen[new_pairs] = True
+        placed.update(records[k][0] for k in new_pairs)
+        rows += new_rows
+    must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
+    schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
+    return HeuristicPlan(chosen, schedule, sorted(must & set(pairs["demand_id"]) - placed))
+
+
+def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, seconds: float) -> tuple[HeuristicPlan, int]:
+    """The cost stage for plans too large for a MIP: every served demand, largest bill first, moves to
+    the pair that lowers the cost K (bill + carbon price x grid emissions) most among those where it
+    fits with every rule kept (capacity, energy, green share, budget, thresholds); the served demands
+    stay the same. Returns the plan and the number of moves."""
+    import time
+
+    deadline = time.perf_counter() + seconds
+    pairs = screen.pairs
+    state = _State(instance, screen)
+    _commit_kept(state, pairs, plan)
+    records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)
+    centers = instance.centers
+    intensity = centers["region_id"].map(instance.regions.set_index("region_id")["grid_carbon_kg_per_kwh"]).fillna(0.0)
+    carbon = instance.carbon_price_yuan_per_kg * intensity.to_numpy(dtype=float)  # yuan per grid kWh
+    schedule = {}
+    for d, pool, t, amount in plan.schedule[["demand_id", "pool_id", "period", "card_hours"]].itertuples(index=False):
+        schedule.setdefault(d, {})[int(t)] = schedule.get(d, {}).get(int(t), 0.0) + float(amount)
+    demand = pairs["demand_id"].to_numpy()
+    bill = pairs["bill_yuan"].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, demand[1:] != demand[:-1]])
+    bounds = dict(zip(demand[starts], zip(starts, np.r_[starts[1:], len(demand)])))
+    chosen = plan.chosen.copy()
+    moves = 0
+    for k in np.flatnonzero(plan.chosen)[np.argsort(-bill[plan.chosen], kind="stable")]:
+        if time.perf_counter() > deadline:
+            break
+        current = _Pair(*records[k])
+        a, b = bounds[current.demand_id]
+        others = [j for j in range(a, b) if j != k]
+        if not others:
+            continue
+        kept_plan = schedule.get(current.demand_id, {})
+        cost_before = state.grid_kwh(int(current.center_idx)) * carbon[int(current.center_idx)]
+        state.uncommit(current, kept_plan, float(current.kw_per_card))
+        base = cost_before - state.grid_kwh(int(current.center_idx)) * carbon[int(current.center_idx)]  # carbon of k
+        best = (bill[k] + base, None, None, None)
+        e = current.enterprise_id
+        for j in sorted(others, key=lambda j: bill[j]):
+            if bill[j] >= best[0]:
+                break
+            pair = _Pair(*records[j])
+            delta = state.subsidy(e, state.bill[e] + bill[j]) - state.subsidy(e, state.bill[e])
+            g = state.program_of[e]
+            if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+                continue
+            fit = state.fit(pair, float(pair.kw_per_card))
+            if fit is None:
+                continue
+            c = int(pair.center_idx)
+            grid_before = state.grid_kwh(c)
+            state.commit(pair, fit, float(pair.kw_per_card), delta)
+            cost = bill[j] + (state.grid_kwh(c) - grid_before) * carbon[c]
+            met = state.thresholds_met(e)
+            state.uncommit(pair, fit, float(pair.kw_per_card))
+            if met and cost < best[0] - SLACK * max(1.0, best[0]):
+                best = (cost, j, pair, fit)
+        if best[1] is None:
+            _, delta = state.money_ok(e, bill[k])
+            state.commit(current, kept_plan, float(current.kw_per_card), delta)
+            continue
+        _, j, pair, fit = best
+        _, delta = state.money_ok(e, bill[j])
+        state.commit(pair, fit, float(pair.kw_per_card), delta)
+        chosen[k], chosen[j] = False, True
+        schedule[current.demand_id] = fit
+        moves += 1
+    rows = [(d, pairs["pool_id"].iat[k], t, amount) for k in np.flatnonzero(chosen)
+            for d in [demand[k]] for t, amount in schedule.get(d, {}).items() if amount > 0]
+    return HeuristicPlan(chosen, pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"]),
+                         plan.unplaced_must_serve), moves
+
+
+def _commit_kept(state: _State, pairs: pd.DataFrame, keep: HeuristicPlan) -> list[tuple]:
+    """Commit a plan already made (its pairs and schedule, unchanged) to ``state``; its schedule rows."""
+    schedule = keep.schedule
+    demand = schedule["demand_id"].to_numpy(dtype=object)
+    period = schedule["period"].to_numpy(dtype=int)
+    amount = schedule["card_hours"].to_numpy(dtype=float)
+    order = np.argsort(demand, kind="stable")
+    ids, first = np.unique(demand[order], return_index=True)
+    bounds = dict(zip(ids, zip(first, np.r_[first[1:], len(order)])))
+    for row in pairs.loc[keep.chosen, _PAIR_COLUMNS].to_numpy(dtype=object):
+        pair = _Pair(*row)
+        _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+        a, b = bounds.get(pair.demand_id, (0, 0))
+        state.commit(pair, dict(zip(period[order[a:b]].tolist(), amount[order[a:b]].tolist())), float(pair.kw_per_card), delta)
+    return list(zip(demand.tolist(), schedule["pool_id"].to_numpy(dtype=object).tolist(), period.tolist(), amount.tolist()))
 
 
 _PAIR_COLUMNS = ["demand_id", "enterprise_id", "pool_id", "pool_idx", "center_idx", "usage_card_hours", "bill_yuan",

@@ -149,7 +149,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
             raise NoSolution(f"{method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
         seconds["build"] = 0.0
         seconds["solve"] = time.perf_counter() - t0
-        bound, bound_notes = lp_bound(instance, scr, options)
+        bound, bound_notes = certified_bound(instance, scr, options, heuristic)
         decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes)
         seconds["bound"] = time.perf_counter() - t0 - seconds["solve"]
     decided.notes[:0] = notes
@@ -181,15 +181,29 @@ def options_requested(options: SolveOptions, notes: list[str]) -> str:
     return "auto" if notes and notes[0].startswith("method auto") else options.method
 
 
-def lp_bound(instance: Instance, scr: Screen, options: SolveOptions) -> tuple[float, list[str]]:
-    """The LP-relaxation bound on the served value (for the heuristic methods); the trivial bound
-    (every screened demand's value) if the LP does not finish within the time limit."""
-    from allocator.fast import solve_lp_relaxation
+BOUND_SECONDS = 30.0  # column generation time for the bound of a heuristic plan when no --time-limit is given
+EXACT_BOUND_SECONDS = 5.0  # at most this (and 5 % of --time-limit) for the Lagrangian bound beside the exact MIP
 
-    bound = solve_lp_relaxation(instance, scr, options)
-    if bound is None:
-        return value_upper_bound(scr), ["best_bound is the total value of every screened demand (the LP relaxation did not finish)"]
-    return max(bound, 0.0), ["best_bound is the LP relaxation of the exact model"]
+
+def certified_bound(instance: Instance, scr: Screen, options: SolveOptions, start=None,
+                    seconds: float | None = None) -> tuple[float, list[str]]:
+    """An upper bound on the served value of every plan: the Lagrangian bound of :mod:`models.lagrangian`
+    (column generation, time-boxed); the trivial bound (every screened demand's value) without pairs or time."""
+    from allocator.decompose import lagrangian_bound
+    from allocator.fast import TIME_BLOCKS
+    from models.data import prepare
+
+    if seconds is None:
+        seconds = options.time_limit if options.time_limit is not None else BOUND_SECONDS
+    trivial = value_upper_bound(scr)
+    if seconds <= 0 or scr.pairs.empty:
+        return trivial, ["best_bound is the total value of every screened demand"]
+    blocks = TIME_BLOCKS if instance.periods > TIME_BLOCKS else None
+    bound, rounds = lagrangian_bound(prepare(instance, scr), seconds, start, blocks)
+    if not np.isfinite(bound):
+        return trivial, ["best_bound is the total value of every screened demand"]
+    where = f" on {TIME_BLOCKS} time block(s)" if blocks else ""
+    return min(bound, trivial), [f"best_bound is the Lagrangian bound{where} ({rounds} pricing rounds)"]
 
 
 @dataclass
@@ -222,7 +236,9 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = _best_heuristic(instance, scr)
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
-    if options.time_limit is not None:  # the greedy start counts against the limit too
+    share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
+    lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
+    if options.time_limit is not None:  # the greedy start and the bound count against the limit too
         left = max(1.0, options.time_limit - (time.perf_counter() - t0))
         options = dataclasses.replace(options, time_limit=left)
     run = solve_model(model, options, start)
@@ -235,7 +251,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     if first.status == "no_solution":
         if start is None:
             raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
-        bound = first.bound if first.bound is not None else value_upper_bound(scr)
+        bound = min(first.bound if first.bound is not None else np.inf, lagrangian)
         notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
         return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size)
     chosen = run.assign > 0.5
@@ -246,11 +262,15 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     if second is not None and second.status == "feasible":
         notes.append(f"cost stage stopped after {second.seconds:.1f} s ({second.termination}); see cost_gap")
     cost_bound = second.bound if second is not None else None
-    return _Chosen(chosen, schedule, "optimal" if proven else "feasible", first.bound, notes, size, cost_bound)
+    bound = first.bound if first.bound is not None else np.inf
+    if lagrangian < bound:
+        notes.append(f"best_bound is the Lagrangian bound {lagrangian:,.6g}, tighter than the MIP's {bound:,.6g}")
+        bound = lagrangian
+    return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound)
 
 
 def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
-    """LP bound, LP-guided rounding and a restricted MIP (:mod:`allocator.fast`)."""
+    """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.fast`)."""
     from allocator.fast import solve_fast
 
     result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr))
@@ -260,7 +280,12 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
     if result.status == "infeasible":
         raise InfeasibleInstance("the instance is infeasible: " + "; ".join(result.notes), result.notes)
     if result.status == "no_solution":
-        raise NoSolution("no plan found within the limits (fast method)")
+        from allocator.fast import relaxation_infeasible
+
+        if relaxation_infeasible(instance, scr):
+            raise InfeasibleInstance("the instance is infeasible: even the LP relaxation cannot serve every must_serve "
+                                     "demand within capacity, energy and budget", [])
+        raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
     return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size)
 
 
@@ -276,7 +301,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     t1 = time.perf_counter()
     if options.time_limit is not None:  # the bound gets what the parts left of the limit
         options = dataclasses.replace(options, time_limit=max(1.0, options.time_limit - (t1 - t0)))
-    bound, bound_notes = lp_bound(instance, scr, options)
+    bound, bound_notes = certified_bound(instance, scr, options, plan)
     seconds["bound"] = time.perf_counter() - t1
     size = {"parts": len(parts)}
     return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, size)
