@@ -172,12 +172,14 @@ def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline:
 
 
 def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, start: HeuristicPlan, seconds: float,
-                           target_gap: float, progress: bool = False, blocks: int | None = None) -> Decomposition:
+                           target_gap: float, progress: bool = False, blocks: int | None = None,
+                           prices: Multipliers | None = None) -> Decomposition:
     """Bound and plan by price-and-fix within ``seconds`` (see the module docstring).
 
     With ``blocks`` fewer than the periods, the relaxation sums the periods into time blocks;
     the result is then the bound and an *assignment* (``exact`` False: pairs to serve, no
-    schedule) from the integer master on blocks, for an hourly schedule to realize."""
+    schedule) from the integer master on blocks, for an hourly schedule to realize. ``prices``:
+    multipliers to price at first (of the same relaxation), instead of zero."""
     t_start = time.perf_counter()
     deadline = t_start + seconds
     live = _Live(progress)
@@ -194,8 +196,8 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     if start.chosen.any():
         owners = np.unique(r.enterprise[start.chosen])
         baseline_plans = master.add(master.batch(start.chosen, take_of_schedule(r, data, start.chosen, start.schedule), owners))
-    best_bound, best_y, rounds, lp_value = _column_generation(r, master, Multipliers.zeros(r),
-                                                              t_start + COLUMN_GENERATION_SHARE * seconds, live)
+    first = prices if prices is not None and prices.fits(r) else Multipliers.zeros(r)
+    best_bound, best_y, rounds, lp_value = _column_generation(r, master, first, t_start + COLUMN_GENERATION_SHARE * seconds, live)
     phases["column_generation"] = time.perf_counter() - t0
     notes.append(f"column generation: {rounds} rounds, {len(master.plans):,} plans, bound {best_bound:,.6g}, "
                  f"master LP {lp_value:,.6g}")

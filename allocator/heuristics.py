@@ -219,7 +219,7 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
         rows += _commit_kept(state, pairs, keep)
         placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
         sequence = sequence[~pairs["demand_id"].iloc[sequence].isin(placed).to_numpy()]
-    records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)[sequence]
+    records = _records(screen)[sequence]
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
     missing_must: list[str] = []
     placed_demand = None
@@ -262,7 +262,7 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
     state = _State(instance, screen)
     chosen = np.zeros(len(pairs), dtype=bool)
     rows: list[tuple] = []
-    records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)
+    records = _records(screen)
     placed: set = set()
     if keep is not None:
         chosen |= keep.chosen
@@ -315,7 +315,7 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
     pairs = screen.pairs
     state = _State(instance, screen)
     _commit_kept(state, pairs, plan)
-    records = pairs[_PAIR_COLUMNS].to_numpy(dtype=object)
+    records = _records(screen)
     centers = instance.centers
     intensity = centers["region_id"].map(instance.regions.set_index("region_id")["grid_carbon_kg_per_kwh"]).fillna(0.0)
     carbon = instance.carbon_price_yuan_per_kg * intensity.to_numpy(dtype=float)  # yuan per grid kWh
@@ -375,6 +375,16 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
             for d in [demand[k]] for t, amount in schedule.get(d, {}).items() if amount > 0]
     return HeuristicPlan(chosen, pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"]),
                          plan.unplaced_must_serve), moves
+
+
+def _records(screen: Screen) -> np.ndarray:
+    """The pairs' columns the passes read, as Python objects, built once per screen (a national
+    instance has millions of pairs, and every pass would otherwise convert them again)."""
+    cached = screen.__dict__.get("_pass_records")
+    if cached is None or len(cached) != len(screen.pairs):
+        cached = screen.pairs[_PAIR_COLUMNS].to_numpy(dtype=object)
+        screen.__dict__["_pass_records"] = cached
+    return cached
 
 
 def _commit_kept(state: _State, pairs: pd.DataFrame, keep: HeuristicPlan) -> list[tuple]:

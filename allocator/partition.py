@@ -34,6 +34,7 @@ from allocator.screening import Screen
 from allocator.solving import SolveOptions
 
 DEFAULT_PARTS = 4
+PART_SHARE = 0.5  # of --time-limit for the rounds of parts; the rest improves and bounds the whole instance
 
 
 @dataclass
@@ -47,6 +48,7 @@ class PartResult:
     method: str
     seconds: float
     error: str = ""
+    prices: object = None  # the part's shared-row prices (fast method), to start the whole instance from
 
 
 def assign_parts(instance: Instance, scr: Screen, parts: int) -> dict[str, int]:
@@ -118,7 +120,8 @@ def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
                           f"{type(error).__name__}: {error}")
     a = result.plan.assignments
     return PartResult(index, list(zip(a["demand_id"], a["pool_id"])), result.plan.schedule, result.status,
-                      result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0)
+                      result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0,
+                      prices=result.prices)
 
 
 def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, parts: int,
@@ -127,7 +130,7 @@ def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, pa
     pieces = split_instance(instance, scr, parts)
     part_options = dataclasses.replace(options, method="auto", progress=False, verbose=False)
     if part_options.time_limit is not None:
-        part_options = dataclasses.replace(part_options, time_limit=max(1.0, 0.85 * part_options.time_limit / _waves(parts, executor)))
+        part_options = dataclasses.replace(part_options, time_limit=max(1.0, PART_SHARE * part_options.time_limit / _waves(parts, executor)))
     executor = executor or ExecutorOptions(progress=False, description="parts")
     results: list[PartResult] = [None] * len(pieces)  # type: ignore[list-item]
     for i, result in run_tasks(solve_part, [(i, p, part_options) for i, p in enumerate(pieces)], executor):

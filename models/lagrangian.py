@@ -66,6 +66,17 @@ class Multipliers:
         return cls(np.zeros((r.n_pools, r.periods)), np.zeros((r.n_centers, r.periods)),
                    np.zeros((r.n_centers, r.periods)), np.zeros(r.n_centers), np.zeros(r.n_programs))
 
+    def fits(self, relaxation: "Relaxation") -> bool:
+        """Whether these prices have the shapes of ``relaxation``'s rows."""
+        zero = Multipliers.zeros(relaxation)
+        return all(getattr(self, f.name).shape == getattr(zero, f.name).shape for f in fields(self))
+
+    @classmethod
+    def mean(cls, many: list["Multipliers"], weights) -> "Multipliers":
+        """The weighted mean of several price vectors of the same shapes."""
+        w = np.asarray(weights, dtype=float) / float(np.sum(weights))
+        return cls(*(sum(wi * getattr(m, f.name) for wi, m in zip(w, many)) for f in fields(cls)))
+
     def blend(self, other: "Multipliers", weight: float) -> "Multipliers":
         """weight * self + (1 - weight) * other (smoothing towards a stability centre)."""
         return Multipliers(*(weight * getattr(self, f.name) + (1.0 - weight) * getattr(other, f.name) for f in fields(self)))
@@ -90,6 +101,10 @@ class Relaxation:
     periods. Every plan that keeps the hourly rules keeps these (green: sum_t min(E_t, G_t) <=
     min(sum E_t, sum G_t)), so L(y) stays a certified bound; with fewer rows it converges in
     far fewer rounds. Plans priced on blocks are assignments only, not schedules (``exact``).
+
+    Per period, the green a center can use is at most min(green_kwh, E_max) and its grid draw
+    at most min(grid_kwh_cap, E_max - green_kwh), E_max being the energy of all its pools
+    busy: the same rule per period, but summed over a block it keeps the hours' shape.
     """
 
     def __init__(self, data: ModelData, blocks: int | None = None):
@@ -165,11 +180,19 @@ class Relaxation:
             np.add.at(out.T, block_of, matrix.T)
             return out
 
-        self.capacity = per_block(data.screen.capacity_card_hours)
-        self.green_kwh = per_block(data.screen.green_kwh)
-        hours = np.bincount(block_of, minlength=self.periods).astype(float)  # periods per block
+        # the most energy a center can draw in a period: all its pools' cards busy
+        pools = inst.pools
+        center_of_pool = pd.Index(inst.centers["center_id"]).get_indexer(pools["center_id"])
+        kwh_per_pool = pools["kw_per_card"].to_numpy(dtype=float) * pue[center_of_pool]
+        most_kwh = np.zeros((self.n_centers, periods))
+        np.add.at(most_kwh, center_of_pool, data.screen.capacity_card_hours * kwh_per_pool[:, None])
+        green = data.screen.green_kwh
         cap = inst.centers["grid_kwh_cap"].to_numpy(dtype=float)
-        self.grid_cap = np.where(np.isfinite(cap)[:, None], cap[:, None] * hours[None, :], np.inf)  # (centers, blocks)
+        # per period: usable green is min(green_kwh, most energy); grid is at most min(cap, most - green)
+        grid = np.minimum(cap[:, None], np.maximum(most_kwh - green, 0.0))
+        self.capacity = per_block(data.screen.capacity_card_hours)
+        self.green_kwh = per_block(np.minimum(green, most_kwh))
+        self.grid_cap = np.where(np.isfinite(cap)[:, None], per_block(np.where(np.isfinite(grid), grid, 0.0)), np.inf)
         self.green_share = inst.centers["min_green_share"].to_numpy(dtype=float)
         self.energy_center = np.isfinite(cap) | (self.green_share > 0)
 

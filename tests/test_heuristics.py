@@ -79,3 +79,31 @@ def test_must_serve_placed_first(solve_spec):
     spec["demands"][1]["must_serve"] = "true"
     s = solve_spec(spec, method="fcfs")
     assert s.served == {"d2": "pB"}
+
+
+def test_cheaper_pools_moves_what_fits_and_keeps_the_rest(tmp_path):
+    """pA (2 yuan, 20 cards) holds d1 (4 card-hours, bill 8) and d2 (8, bill 16); pB (1 yuan) has 10.
+    Largest bill first: d2 moves to pB (bill 8); d1 then finds 2 card-hours at pB, needs 4, and stays.
+    Total bill 24 -> 16, the cheapest split (d1 at pB instead would leave d2 at pA: 20)."""
+    import numpy as np
+    import pandas as pd
+
+    from allocator.heuristics import HeuristicPlan, cheaper_pools
+    from allocator.reading import read_instance
+    from allocator.screening import screen
+    from tests.builders import write
+
+    spec = base()
+    spec["pools"][0]["cards"] = 20
+    spec["demands"] += [demand("d1", 4), demand("d2", 8)]
+    inst = read_instance(write(tmp_path / "i", spec))
+    scr = screen(inst)
+    at_a = (scr.pairs["pool_id"] == "pA").to_numpy()
+    start = HeuristicPlan(at_a, pd.DataFrame({"demand_id": ["d1", "d2"], "pool_id": ["pA", "pA"], "period": [0, 0],
+                                              "card_hours": [4.0, 8.0]}), [])
+    plan, moves = cheaper_pools(inst, scr, start, seconds=10.0)
+    placed = dict(zip(scr.pairs["demand_id"][plan.chosen], scr.pairs["pool_id"][plan.chosen]))
+    assert moves == 1 and placed == {"d1": "pA", "d2": "pB"}
+    assert float(scr.pairs["bill_yuan"].to_numpy()[plan.chosen].sum()) == pytest.approx(16.0)
+    assert sorted(map(tuple, plan.schedule[["demand_id", "pool_id"]].to_numpy())) == [("d1", "pA"), ("d2", "pB")]
+    assert np.isclose(plan.schedule["card_hours"].sum(), 12.0)
