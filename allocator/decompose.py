@@ -272,14 +272,20 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     for name, plan in candidates:
         notes.append(f"{name}: value {float(values[plan.chosen].sum()):,.6g}")
     notes.append(f"plan from {best_name} (baseline {start_value:,.6g}); bound from the Lagrangian relaxation")
-    support = np.zeros(r.n_pairs, dtype=bool)
-    for batch, j in master.plans:
-        support[batch.pairs[j]] = True
+    support = _support(r, master)
     size = {"pairs": r.n_pairs, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,
             "master_rows": master.n_rows, "master_plans": len(master.plans), "pricing_rounds": rounds,
             "fixing_rounds": fixing_rounds, "plans_fixed": len(accepted)}
     return Decomposition(best_bound, best.chosen, best.schedule, best.unplaced_must_serve, notes, phases, support | best.chosen,
                          best_y, size)
+
+
+def _support(r: Relaxation, master: Master) -> np.ndarray:
+    """Bool per pair: used by some plan column of the master."""
+    support = np.zeros(r.n_pairs, dtype=bool)
+    for batch, j in master.plans:
+        support[batch.pairs[j]] = True
+    return support
 
 
 def _fixing_round(master: Master, ledger: Ledger, theta: np.ndarray, open_plans: np.ndarray, fixed: np.ndarray,
@@ -357,6 +363,8 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
     """The master's plans as a MIP, started from ``plan`` (added as columns), stopped at the target gap."""
     import highspy
 
+    from allocator.fast import StopAtGap
+
     owners = np.unique(r.enterprise[plan.chosen])
     mine = master.add(master.batch(plan.chosen, take_of_schedule(r, data, plan.chosen, plan.schedule), owners))
     n = len(master.plans)
@@ -365,13 +373,7 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
     master.set_start(mine)
     h = master.h
     h.setOptionValue("mip_rel_gap", max(1e-6, target_gap))
-
-    class Stop:
-        def __call__(self, callback_type, message, out, data_in, user_data):
-            if math.isfinite(out.mip_primal_bound) and bound - out.mip_primal_bound <= target_gap * abs(bound):
-                data_in.user_interrupt = True
-
-    h.setCallback(Stop(), None)
+    h.setCallback(StopAtGap(bound, target_gap), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     ok, _ = master.solve(seconds)
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
@@ -401,9 +403,7 @@ def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, b
     phases["integer_master"] = time.perf_counter() - t0
     notes.append(f"integer master on {r.periods} time block(s): value {float(r.value[chosen].sum()):,.6g} "
                  f"(MIP bound {master.h.getInfo().mip_dual_bound:,.6g}), {time.perf_counter() - t0:.1f} s")
-    support = np.zeros(r.n_pairs, dtype=bool)
-    for batch, j in master.plans:
-        support[batch.pairs[j]] = True
+    support = _support(r, master)
     live.end()
     size = {"pairs": r.n_pairs, "time_blocks": r.periods, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,
             "master_rows": master.n_rows, "master_plans": len(master.plans)}

@@ -16,7 +16,9 @@ five minutes. The fast method therefore works on the structure instead:
    finds the schedule, dropping what does not fit hour by hour. Single demands then
    fill what is left.
 3. **Cost stage**: the served value held, the cost is minimized on the exact model
-   restricted to the served demands' pairs that some priced plan used, time-boxed.
+   restricted to the served demands' pairs that some priced plan used, time-boxed; above
+   POLISH_MAX_COLUMNS columns a rule-keeping descent moves served demands to cheaper pools
+   (:func:`allocator.heuristics.cheaper_pools`) instead.
 
 The result is never worse than the best baseline (greedy, fcfs, cap-aware), which is
 also the first column of the master and the fallback.
@@ -68,7 +70,7 @@ def model_columns(scr: Screen) -> int:
     return int(len(pairs) + window[window > 1].sum())
 
 
-class _StopAtGap:
+class StopAtGap:
     """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound."""
 
     def __init__(self, bound: float, gap: float):
@@ -241,7 +243,7 @@ def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap:
         h.changeColsBounds(len(assign), assign, lower, upper)
     h.setOptionValue("time_limit", float(max(0.5, seconds)))
     h.setOptionValue("mip_rel_gap", RESTRICTED_MIP_GAP)  # its own proof; the callback stops at the target against the bound
-    h.setCallback(_StopAtGap(bound, target_gap), None)
+    h.setCallback(StopAtGap(bound, target_gap), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)

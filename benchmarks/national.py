@@ -14,9 +14,9 @@ For each size, a synthetic instance (:mod:`benchmarks.synthetic`) is written onc
 
 Usage (from the repository root)::
 
-    python -m benchmarks.national --sizes 10000x100x1 --method fast --time-limit 30 --alone-limit 300
-    python -m benchmarks.national --sizes 5000x60x24 --method fast --time-limit 120 --alone-limit 300
-    python -m benchmarks.national --sizes 50000x300x1 --method partition --parts 8 --time-limit 600 --alone-limit 0
+    python -m benchmarks.national --sizes 10000x100x1 --method fast --time-limit 30 --gap 0.01 --alone-limit 300
+    python -m benchmarks.national --sizes 5000x60x24 --method fast --time-limit 110 --gap 0.02 --alone-limit 300
+    python -m benchmarks.national --sizes 50000x300x1 --method partition --parts 8 --workers 2 --time-limit 480 --gap 0.03 --alone-limit 0
 
 ``--alone-limit 0`` skips HiGHS alone. Results: ``benchmarks/results/national-<time>.md``.
 """
@@ -53,9 +53,12 @@ def parse_size(text: str) -> Size:
     return Size(d, p, t)
 
 
-def run_ours(instance: Path, plan: Path, method: str, time_limit: float, parts: int, workers: int | None) -> dict:
+def run_ours(instance: Path, plan: Path, method: str, time_limit: float, parts: int, workers: int | None,
+             gap: float | None = None) -> dict:
     command = [sys.executable, "-m", "allocator.cli", "-q", "solve", str(instance), "-o", str(plan),
                "--method", method, "--time-limit", str(time_limit)]
+    if gap is not None:
+        command += ["--gap", str(gap)]
     if method == "partition":
         command += ["--parts", str(parts)] + (["--workers", str(workers)] if workers else [])
     t0 = time.perf_counter()
@@ -141,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", type=int, default=8)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--time-limit", type=float, default=30.0)
+    parser.add_argument("--gap", type=float, default=None,
+                        help="our target relative gap (allocator solve --gap; default: the method's own)")
     parser.add_argument("--alone-limit", type=float, default=300.0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             if not (instance / "instance.toml").exists():
                 make_instance(instance, size.n_demands, size.n_pools, size.periods, seed=args.seed)
         work.mkdir(parents=True, exist_ok=True)
-        ours = run_ours(instance, work / f"plan-{args.method}", args.method, args.time_limit, args.parts, args.workers)
+        ours = run_ours(instance, work / f"plan-{args.method}", args.method, args.time_limit, args.parts, args.workers, args.gap)
         alone = run_alone(instance, args.alone_limit, args.threads) if args.alone_limit > 0 else None
         (work / f"{args.method}.json").write_text(json.dumps({"ours": ours, "alone": alone}, indent=1, default=str))
         line = row_text(size, ours, alone)

@@ -150,7 +150,6 @@ class Relaxation:
 
         rows = data.usage_rows
         periods = data.screen.capacity_card_hours.shape[1]
-        self.horizon_periods = periods
         n_blocks = periods if blocks is None else max(1, min(int(blocks), periods))
         length = -(-periods // n_blocks)
         block_of = np.arange(periods) // length

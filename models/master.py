@@ -91,7 +91,6 @@ class Master:
 
         # green[c, t] columns
         cc, tt = np.repeat(energy, T), np.tile(np.arange(T), len(energy))
-        self.green_centers, self.green_periods = cc, tt
         entries = [(self.grid_row[cc, tt], -1.0), (self.green_use_row[cc, tt], 1.0), (self.share_row[cc], -1.0)]
         col_rows, col_coefs, col_of = [], [], []
         for rows, coef in entries:
@@ -203,9 +202,6 @@ class Master:
 
         return Multipliers(pick(self.capacity_row), pick(self.grid_row), pick(self.green_use_row), pick(self.share_row),
                            pick(self.budget_row))
-
-    def convexity_duals(self) -> np.ndarray:
-        return self.duals[self.convexity_row]
 
     def theta(self) -> np.ndarray:
         """Weight of every plan column in the current solution."""
