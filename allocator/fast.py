@@ -142,7 +142,10 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
             and dec.bound - _value(scr, plan) > target_gap * abs(dec.bound) and not plan.unplaced_must_serve):
         t0 = time.perf_counter()
         label = "exact MIP from the plan" if allowed.all() else "MIP over the priced pairs"
-        plan = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label)
+        plan, mip_bound = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label)
+        if allowed.all() and mip_bound < dec.bound:  # the MIP over every pair: its bound holds for the instance
+            notes.append(f"bound from the exact MIP: {mip_bound:,.6g} (Lagrangian {dec.bound:,.6g})")
+            dec.bound = mip_bound
         phases["polish"] = time.perf_counter() - t0
     value = _value(scr, plan)
 
@@ -181,17 +184,19 @@ def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray,
     placed = place_enterprises(instance, scr, groups)
     notes = [f"assignment: value {float(pairs['value'].to_numpy()[assignment].sum()):,.6g}; "
              f"placed hour by hour: {_value(scr, placed):,.6g}"]
-    best = restricted_mip(instance, scr, assignment, placed, seconds, bound, target_gap, notes, "hourly schedule MIP",
-                          fix_from_lp=True)
+    best, _ = restricted_mip(instance, scr, assignment, placed, seconds, bound, target_gap, notes, "hourly schedule MIP",
+                             fix_from_lp=True)
     filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
     notes.append(f"single demands filled in: value {_value(scr, filled):,.6g}")
     return filled, notes
 
 
 def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: HeuristicPlan, seconds: float,
-                   bound: float, target_gap: float, notes: list[str], label: str, fix_from_lp: bool = False) -> HeuristicPlan:
+                   bound: float, target_gap: float, notes: list[str], label: str,
+                   fix_from_lp: bool = False) -> tuple[HeuristicPlan, float]:
     """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
-    target gap against ``bound`` or the time limit; returns the better of its plan and the start.
+    target gap against ``bound`` or the time limit; returns the better of its plan and the start, and the
+    MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
 
     ``fix_from_lp``: first solve its LP relaxation and fix every pair the LP serves whole (at 1) or not
     at all (at 0), leaving only the fractional ones to branch on; if that leaves no plan, the whole MIP."""
@@ -202,7 +207,7 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
     pairs = scr.pairs
     kept = np.flatnonzero(allowed | start.chosen)
     if not len(kept) or seconds <= 0.5:
-        return start
+        return start, math.inf
     t_end = time.perf_counter() + seconds
     sub = dataclasses.replace(scr, pairs=pairs.iloc[kept].reset_index(drop=True))
     data = prepare(instance, sub)
@@ -213,26 +218,27 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
         h.run()
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             x = np.asarray(h.getSolution().col_value)[mm.columns("assign")]
-            fixed = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x)
+            fixed, _ = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x)
             if fixed is not None:
                 plan = _plan_of(scr, kept, mm, data, fixed)
                 notes.append(f"{label}, pairs the LP serves whole or not at all fixed ({int(((x > 1e-6) & (x < 1 - 1e-6)).sum())} "
                              f"fractional of {len(kept):,}): value {_value(scr, plan):,.6g}")
                 start = _better(scr, plan, start)
         if t_end - time.perf_counter() < 1.0:
-            return start
+            return start, math.inf
     index, values = matrix_start(mm, data, start.chosen[kept], start.schedule)
-    col = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap)
+    col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap)
     if col is None:
         notes.append(f"{label} over {len(kept):,} pairs found no plan")
-        return start
+        return start, mip_bound
     plan = _plan_of(scr, kept, mm, data, col)
     notes.append(f"{label} over {len(kept):,} pairs: value {_value(scr, plan):,.6g}")
-    return _better(scr, plan, start)
+    return _better(scr, plan, start), mip_bound
 
 
 def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None):
-    """Column values of the MIP (from a start, or with assignments fixed where the LP is integral), or None."""
+    """Column values of the MIP (from a start, or with assignments fixed where the LP is integral), or None;
+    and the MIP's dual bound (inf when HiGHS has none)."""
     h = mm.to_highs()
     if start is not None:
         h.setSolution(len(start[0]), start[0], start[1])
@@ -247,9 +253,11 @@ def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap:
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
-    if h.getInfo().primal_solution_status != 2:
-        return None
-    return np.asarray(h.getSolution().col_value)
+    info = h.getInfo()
+    dual = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else math.inf
+    if info.primal_solution_status != 2:
+        return None, dual
+    return np.asarray(h.getSolution().col_value), dual
 
 
 def _plan_of(scr: Screen, kept: np.ndarray, mm, data, col: np.ndarray) -> HeuristicPlan:

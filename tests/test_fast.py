@@ -123,6 +123,58 @@ def test_partition_merges_and_repairs_into_a_valid_plan(tmp_path):
     check_plan_files(inst, tmp_path / "p")
 
 
+def _one_pool_world() -> dict:
+    """One pool (pB, 10 card-hours). E1 asks d1a (8 card-hours, value 8) and d1b (2, priority 0.5:
+    value 1); E2 asks d2 (10, priority 0.95: value 9.5). The optimum serves d2 alone (9.5); the
+    Lagrangian bound is 9.9 (d1a and 0.2 of d2: enterprises are convexified, not the pool)."""
+    spec = base()
+    spec["pools"] = [p for p in spec["pools"] if p["pool_id"] == "pB"]
+    spec["enterprises"].append({"enterprise_id": "E2", "program_id": "G"})
+    spec["demands"] += [demand("d1a", 8), demand("d1b", 2, priority=0.5), demand("d2", 10, enterprise="E2", priority=0.95)]
+    return spec
+
+
+def test_fast_reports_the_bound_of_its_exact_polish_mip(tmp_path):
+    """The polish MIP runs over every pair (a tiny instance) and proves 9.5: best_bound 9.5, optimal."""
+    inst = write(tmp_path / "i", _one_pool_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast"))
+    assert result.plan.served_value == pytest.approx(9.5)
+    assert result.best_bound == pytest.approx(9.5) and result.status == "optimal"
+    assert any("bound from the exact MIP: 9.5 (Lagrangian 9.9)" in n for n in result.notes)
+
+
+def test_partition_improves_the_merged_plan_on_the_whole_instance(tmp_path):
+    """In :func:`_one_pool_world` each part gets 5 card-hours: E1's part serves
+    d1b alone (value 1), E2's part nothing; the repair pass adds d1a (value 9 merged). The optimum is d2
+    alone (9.5): only the whole-instance stage finds it, and its exact MIP over every pair proves it,
+    so the bound is 9.5 (the Lagrangian bound is 9.9: d1a and 0.2 of d2)."""
+    inst = write(tmp_path / "i", _one_pool_world())
+    options = SolveOptions(method="partition", parts=2, executor=ExecutorOptions(workers=1, progress=False))
+    result = solve_and_write(inst, tmp_path / "p", options)
+    assert any("merged parts: value 1; the repair pass added 8" in n for n in result.notes)
+    assert list(result.plan.assignments["demand_id"]) == ["d2"]
+    assert result.plan.served_value == pytest.approx(9.5)
+    assert result.best_bound == pytest.approx(9.5) and result.status == "optimal"
+    assert any("Lagrangian 9.9" in n for n in result.notes)
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_partition_parts_choose_their_method_by_size_even_with_gap(tmp_path, monkeypatch):
+    """--gap keeps auto on the exact MIP for a whole instance, but a part above the size threshold
+    runs fast: the gap is the whole instance's target (50,000 x 300 parts ran exact for minutes)."""
+    import allocator.fast as fast
+
+    monkeypatch.setattr(fast, "AUTO_FAST_COLUMNS", 0)  # every part is "large"
+    inst = write(tmp_path / "i", _budget_world())
+    options = SolveOptions(method="partition", parts=2, gap=0.01, gap_given=True,
+                           executor=ExecutorOptions(workers=1, progress=False))
+    result = solve_and_write(inst, tmp_path / "p", options)
+    # part 2's d3 (10 card-hours) fits no half pool: it has no pair, and nothing is "large"
+    assert [n.split(",")[0] for n in result.notes[:2]] == ["part 1: optimal by fast", "part 2: optimal by exact"]
+    assert result.plan.served_value == pytest.approx(10.0)
+    check_plan_files(inst, tmp_path / "p")
+
+
 @pytest.mark.slow
 def test_partition_on_local_worker_processes_gives_a_valid_plan(tmp_path):
     out = tmp_path / "p"
