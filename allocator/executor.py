@@ -33,6 +33,21 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def slots(options: ExecutorOptions | None) -> int:
+    """How many tasks run at once: the local workers, or the worker threads of the Dask cluster
+    (1 if the cluster cannot be asked, so that a caller sharing a time limit stays within it)."""
+    options = options or ExecutorOptions()
+    if not options.scheduler:
+        return max(1, options.workers or default_workers())
+    try:
+        from distributed import Client
+
+        with Client(options.scheduler, timeout=10) as client:
+            return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - any failure to ask means: assume one at a time
+        return 1
+
+
 def run_tasks(fn: Callable[[Any], Any], items: Sequence[Any], options: ExecutorOptions | None = None) -> Iterator[tuple[int, Any]]:
     """Yield (index into ``items``, fn(item)) as each task finishes.
 

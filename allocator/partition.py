@@ -152,13 +152,10 @@ def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, pa
 
 
 def _waves(parts: int, executor: ExecutorOptions | None) -> int:
-    """How many rounds of parts the local workers run one after another (1 on a cluster)."""
-    from allocator.executor import default_workers
+    """How many rounds of parts the workers (local, or the Dask cluster's threads) run one after another."""
+    from allocator.executor import slots
 
-    if executor is not None and executor.scheduler:
-        return 1
-    workers = (executor.workers if executor is not None and executor.workers else default_workers())
-    return -(-parts // max(1, workers))
+    return -(-parts // slots(executor))
 
 
 def _empty() -> pd.DataFrame:

@@ -198,6 +198,22 @@ def test_partition_on_a_dask_cluster_gives_the_same_plan(tmp_path):
     check_plan_files(inst, tmp_path / "p")
 
 
+@pytest.mark.slow
+def test_partition_time_share_counts_the_cluster_workers():
+    """Parts share the time limit by rounds of parts: 8 parts on a cluster of 2 one-thread workers
+    run in 4 rounds (each part gets a quarter of the parts' share, not all of it)."""
+    distributed = pytest.importorskip("distributed")
+    from allocator.executor import slots
+    from allocator.partition import _waves
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        on_cluster = ExecutorOptions(scheduler=cluster.scheduler_address, progress=False)
+        assert slots(on_cluster) == 2
+        assert _waves(8, on_cluster) == 4
+    local = ExecutorOptions(workers=3, progress=False)
+    assert slots(local) == 3 and _waves(8, local) == 3
+
+
 def test_cli_partition_options(tmp_path):
     inst = write(tmp_path / "i", _budget_world())
     result = CliRunner().invoke(main, ["solve", str(inst), "-o", str(tmp_path / "p"), "--method", "partition",
