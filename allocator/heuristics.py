@@ -115,6 +115,10 @@ class _State:
         room_kwh = allowed_energy - self.energy[c, t]
         return max(0.0, min(take, room_kwh / per_card_hour))
 
+    def share_holds(self, c: int) -> bool:
+        """R6's minimum green share of center c over the horizon, as committed so far."""
+        return self._share_ok(c, {}, 0.0)
+
     def _share_ok(self, c: int, plan: dict[int, float], kw: float) -> bool:
         if self.share[c] <= 0:
             return True
@@ -216,7 +220,7 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
     rows: list[tuple[str, str, int, float]] = []
     if keep is not None:
         chosen |= keep.chosen
-        rows += _commit_kept(state, pairs, keep)
+        rows += _commit_kept(state, screen, keep)
         placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
         sequence = sequence[~pairs["demand_id"].iloc[sequence].isin(placed).to_numpy()]
     records = _records(screen)[sequence]
@@ -266,7 +270,7 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
     placed: set = set()
     if keep is not None:
         chosen |= keep.chosen
-        rows += _commit_kept(state, pairs, keep)
+        rows += _commit_kept(state, screen, keep)
         placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
     for group in groups:
         if not len(group):
@@ -307,14 +311,15 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
 def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, seconds: float) -> tuple[HeuristicPlan, int]:
     """The cost stage for plans too large for a MIP: every served demand, largest bill first, moves to
     the pair that lowers the cost K (bill + carbon price x grid emissions) most among those where it
-    fits with every rule kept (capacity, energy, green share, budget, thresholds); the served demands
+    fits with every rule kept (capacity, energy, green share where it goes and where it leaves, budget,
+    thresholds); the served demands
     stay the same. Returns the plan and the number of moves."""
     import time
 
     deadline = time.perf_counter() + seconds
     pairs = screen.pairs
     state = _State(instance, screen)
-    _commit_kept(state, pairs, plan)
+    _commit_kept(state, screen, plan)
     records = _records(screen)
     centers = instance.centers
     intensity = centers["region_id"].map(instance.regions.set_index("region_id")["grid_carbon_kg_per_kwh"]).fillna(0.0)
@@ -342,10 +347,14 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
         base = cost_before - state.grid_kwh(int(current.center_idx)) * carbon[int(current.center_idx)]  # carbon of k
         best = (bill[k] + base, None, None, None)
         e = current.enterprise_id
+        # leaving its center can break that center's green share (R6): then only moves within it
+        may_leave = state.share_holds(int(current.center_idx))
         for j in sorted(others, key=lambda j: bill[j]):
             if bill[j] >= best[0]:
                 break
             pair = _Pair(*records[j])
+            if not may_leave and int(pair.center_idx) != int(current.center_idx):
+                continue
             delta = state.subsidy(e, state.bill[e] + bill[j]) - state.subsidy(e, state.bill[e])
             g = state.program_of[e]
             if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
@@ -387,7 +396,7 @@ def _records(screen: Screen) -> np.ndarray:
     return cached
 
 
-def _commit_kept(state: _State, pairs: pd.DataFrame, keep: HeuristicPlan) -> list[tuple]:
+def _commit_kept(state: _State, screen: Screen, keep: HeuristicPlan) -> list[tuple]:
     """Commit a plan already made (its pairs and schedule, unchanged) to ``state``; its schedule rows."""
     schedule = keep.schedule
     demand = schedule["demand_id"].to_numpy(dtype=object)
@@ -396,7 +405,7 @@ def _commit_kept(state: _State, pairs: pd.DataFrame, keep: HeuristicPlan) -> lis
     order = np.argsort(demand, kind="stable")
     ids, first = np.unique(demand[order], return_index=True)
     bounds = dict(zip(ids, zip(first, np.r_[first[1:], len(order)])))
-    for row in pairs.loc[keep.chosen, _PAIR_COLUMNS].to_numpy(dtype=object):
+    for row in _records(screen)[keep.chosen]:
         pair = _Pair(*row)
         _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
         a, b = bounds.get(pair.demand_id, (0, 0))

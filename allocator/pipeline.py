@@ -296,7 +296,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     """Parts by enterprise solved in parallel, merged and repaired, then improved and bounded on the
     whole instance by the fast method started from the merged plan and the parts' prices
     (:mod:`allocator.partition`)."""
-    from allocator.fast import solve_fast
+    from allocator.fast import FAST_DEFAULT_GAP, solve_fast
     from allocator.partition import solve_partitioned
     from models.lagrangian import Multipliers
 
@@ -305,7 +305,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     if plan.unplaced_must_serve:
         raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
     t1 = time.perf_counter()
-    whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else _fast_gap())
+    whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
     if options.time_limit is not None:  # the whole instance gets what the parts left of the limit
         whole = dataclasses.replace(whole, time_limit=max(1.0, options.time_limit - (t1 - t0)))
     priced = [p.prices for p in parts if p.prices is not None]
@@ -320,12 +320,6 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
         bound, bound_notes = certified_bound(instance, scr, options, plan, seconds=0.0)
         return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, {"parts": len(parts)})
     return _Chosen(result.chosen, result.schedule, result.status, result.bound, notes, {"parts": len(parts), **result.size})
-
-
-def _fast_gap() -> float:
-    from allocator.fast import FAST_DEFAULT_GAP
-
-    return FAST_DEFAULT_GAP
 
 
 def _best_heuristic(instance: Instance, scr: Screen):

@@ -107,3 +107,31 @@ def test_cheaper_pools_moves_what_fits_and_keeps_the_rest(tmp_path):
     assert float(scr.pairs["bill_yuan"].to_numpy()[plan.chosen].sum()) == pytest.approx(16.0)
     assert sorted(map(tuple, plan.schedule[["demand_id", "pool_id"]].to_numpy())) == [("d1", "pA"), ("d2", "pB")]
     assert np.isclose(plan.schedule["card_hours"].sum(), 12.0)
+
+
+def test_cheaper_pools_keeps_the_green_share_of_the_center_a_demand_leaves(tmp_path):
+    """Two hours. cA (min green share 0.5) has 10 green kWh in hour 0 and none in hour 1. At pA
+    (2 yuan) x runs in hour 0 (10 kWh, all green) and y, realtime and so bound to region A, in hour 1
+    (10 kWh, all grid): share 10 / 20 = 0.5. Moving x to the cheaper pB would leave cA at 0 / 10,
+    breaking R6's green share: x stays, nothing moves."""
+    import pandas as pd
+
+    from allocator.heuristics import HeuristicPlan, cheaper_pools
+    from allocator.reading import read_instance
+    from allocator.screening import screen
+    from tests.builders import write
+
+    spec = base()
+    spec["settings"]["periods"] = 2
+    spec["settings"]["latency_classes"] = {"realtime": 5.0, "batch": 1000.0}
+    spec["centers"][0]["min_green_share"] = 0.5
+    spec["green"] = [{"center_id": "cA", "period": 0, "green_kwh": 10.0}, {"center_id": "cA", "period": 1, "green_kwh": 0.0}]
+    spec["demands"] += [demand("x", 10, release=0, deadline=0), demand("y", 10, latency_class="realtime", release=1, deadline=1)]
+    inst = read_instance(write(tmp_path / "i", spec))
+    scr = screen(inst)
+    at_a = (scr.pairs["pool_id"] == "pA").to_numpy()
+    start = HeuristicPlan(at_a, pd.DataFrame({"demand_id": ["x", "y"], "pool_id": ["pA", "pA"], "period": [0, 1],
+                                              "card_hours": [10.0, 10.0]}), [])
+    plan, moves = cheaper_pools(inst, scr, start, seconds=10.0)
+    assert moves == 0
+    assert dict(zip(scr.pairs["demand_id"][plan.chosen], scr.pairs["pool_id"][plan.chosen])) == {"x": "pA", "y": "pA"}
