@@ -11,7 +11,10 @@ it into a plan:
    best baseline plan; each round prices every enterprise at a blend of the master's
    duals and the best prices so far (Wentges smoothing), records L(y) (every L(y) is a
    certified bound: the smallest is kept) and adds the plans that improve the master,
-   until the master's LP value meets the bound (or the time share is used).
+   until the master's LP value meets the bound (or the time share is used). A warm start
+   (:class:`WarmStart`, the partitioned method's parts) gives the first prices and plan
+   columns: the parts' LP solutions add up to a solution of the whole master (they split
+   every shared row and keep enterprises whole), so its LP and duals start near the optimum.
 2. **Fixing.** Plans are accepted in order of their LP weight as long as they fit, with
    what is already accepted, into capacity, energy, green share and budget (a
    :class:`~models.master.Ledger`); an enterprise whose plan no longer fits is left to the
@@ -64,9 +67,28 @@ class Decomposition:
     notes: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     support: np.ndarray | None = None  # bool per pair: in some plan column (for a cost stage)
-    multipliers: Multipliers | None = None
+    warm: "WarmStart | None" = None  # where column generation ended, to start another from
     size: dict = field(default_factory=dict)
     exact: bool = True  # chosen and schedule form a plan; False: an assignment to schedule hour by hour
+
+
+@dataclass
+class WarmStart:
+    """Where column generation ended, to start another one from: its best prices and the plan
+    columns of positive LP weight, named by demand and pool ids so that they carry over to
+    another instance with the same enterprises (a part's columns to the whole instance)."""
+
+    prices: Multipliers
+    columns: pd.DataFrame  # column, demand_id, pool_id: one row per pair of a plan column
+
+    @classmethod
+    def combine(cls, many: list["WarmStart"]) -> "WarmStart":
+        """The parts' warm starts as one: the mean of their prices, all their columns."""
+        frames, offset = [], 0
+        for w in many:
+            frames.append(w.columns.assign(column=w.columns["column"].to_numpy() + offset))
+            offset += int(w.columns["column"].max()) + 1 if len(w.columns) else 0
+        return cls(Multipliers.mean([w.prices for w in many], np.ones(len(many))), pd.concat(frames, ignore_index=True))
 
 
 class _Live:
@@ -173,13 +195,14 @@ def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline:
 
 def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, start: HeuristicPlan, seconds: float,
                            target_gap: float, progress: bool = False, blocks: int | None = None,
-                           prices: Multipliers | None = None) -> Decomposition:
+                           warm: WarmStart | None = None) -> Decomposition:
     """Bound and plan by price-and-fix within ``seconds`` (see the module docstring).
 
     With ``blocks`` fewer than the periods, the relaxation sums the periods into time blocks;
     the result is then the bound and an *assignment* (``exact`` False: pairs to serve, no
-    schedule) from the integer master on blocks, for an hourly schedule to realize. ``prices``:
-    multipliers to price at first (of the same relaxation), instead of zero."""
+    schedule) from the integer master on blocks, for an hourly schedule to realize. ``warm``: prices
+    to price at first (of the same relaxation) instead of zero, and plan columns to start the
+    master with (the partitioned method's parts')."""
     t_start = time.perf_counter()
     deadline = t_start + seconds
     live = _Live(progress)
@@ -196,14 +219,18 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     if start.chosen.any():
         owners = np.unique(r.enterprise[start.chosen])
         baseline_plans = master.add(master.batch(start.chosen, take_of_schedule(r, data, start.chosen, start.schedule), owners))
-    first = prices if prices is not None and prices.fits(r) else Multipliers.zeros(r)
+    first = warm.prices if warm is not None and warm.prices.fits(r) else Multipliers.zeros(r)
+    if warm is not None:
+        seeded = seed_columns(r, master, scr, warm.columns, first)
+        notes.append(f"{seeded:,} plan columns carried over")
     best_bound, best_y, rounds, lp_value = _column_generation(r, master, first, t_start + COLUMN_GENERATION_SHARE * seconds, live)
     phases["column_generation"] = time.perf_counter() - t0
     notes.append(f"column generation: {rounds} rounds, {len(master.plans):,} plans, bound {best_bound:,.6g}, "
                  f"master LP {lp_value:,.6g}")
+    ended = WarmStart(best_y, columns_frame(master, scr, np.flatnonzero(master.theta() > 1e-6)))
 
     if not r.exact:
-        return _assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, best_y, target_gap, notes,
+        return _assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, ended, target_gap, notes,
                                      phases, live)
 
     # 2-3. fixing, with a placement of what is left after rounds 1, 2, 4, 8, ... and at the end
@@ -277,7 +304,47 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
             "master_rows": master.n_rows, "master_plans": len(master.plans), "pricing_rounds": rounds,
             "fixing_rounds": fixing_rounds, "plans_fixed": len(accepted)}
     return Decomposition(best_bound, best.chosen, best.schedule, best.unplaced_must_serve, notes, phases, support | best.chosen,
-                         best_y, size)
+                         ended, size)
+
+
+def columns_frame(master: Master, scr: Screen, numbers: np.ndarray) -> pd.DataFrame:
+    """The master's plan columns ``numbers`` by ids: one row (column, demand_id, pool_id) per pair."""
+    pairs = [master.plan(int(n))[0] for n in numbers]
+    index = np.concatenate(pairs).astype(int) if pairs else np.zeros(0, dtype=int)
+    return pd.DataFrame({"column": np.repeat(np.arange(len(pairs)), [len(p) for p in pairs]),
+                         "demand_id": scr.pairs["demand_id"].to_numpy()[index],
+                         "pool_id": scr.pairs["pool_id"].to_numpy()[index]})
+
+
+def seed_columns(r: Relaxation, master: Master, scr: Screen, columns: pd.DataFrame, prices: Multipliers) -> int:
+    """Add plan columns given by ids (:func:`columns_frame`) whose pairs all exist here; each pair
+    takes its cheapest schedule at ``prices`` (any schedule keeps the column a valid plan).
+    Returns how many were added."""
+    if columns.empty:
+        return 0
+    key = pd.MultiIndex.from_frame(scr.pairs[["demand_id", "pool_id"]])
+    index = key.get_indexer(pd.MultiIndex.from_frame(columns[["demand_id", "pool_id"]]))
+    column = columns["column"].to_numpy()
+    whole = ~np.isin(column, column[index < 0])  # a column with a pair screened out here is dropped
+    column, index = column[whole], index[whole]
+    if not len(column):
+        return 0
+    numbers, first = np.unique(column, return_index=True)
+    owner = r.enterprise[index[first]]
+    # batches hold at most one column per enterprise: the k-th batch takes every enterprise's k-th column
+    order = np.lexsort((numbers, owner))
+    starts = np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]
+    rank = np.empty(len(numbers), dtype=int)
+    rank[order] = np.arange(len(numbers)) - np.repeat(starts, np.diff(np.r_[starts, len(numbers)]))
+    row_rank = rank[np.searchsorted(numbers, column)]
+    take, _ = r.cheapest_schedule(r.row_price(prices))
+    added = 0
+    for k in range(int(rank.max()) + 1):
+        selected = np.zeros(r.n_pairs, dtype=bool)
+        selected[index[row_rank == k]] = True
+        batch = master.batch(selected, np.where(selected[r.row_pair], take, 0.0), np.unique(owner[rank == k]))
+        added += len(master.add(batch))
+    return added
 
 
 def _support(r: Relaxation, master: Master) -> np.ndarray:
@@ -384,7 +451,7 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
 
 
 def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, baseline_plans: np.ndarray, deadline: float,
-                          bound: float, y: Multipliers, target_gap: float, notes: list[str], phases: dict,
+                          bound: float, warm: WarmStart, target_gap: float, notes: list[str], phases: dict,
                           live: _Live) -> Decomposition:
     """The integer master on time blocks, from the baseline's plans: which pairs to serve."""
     t0 = time.perf_counter()
@@ -407,4 +474,4 @@ def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, b
     live.end()
     size = {"pairs": r.n_pairs, "time_blocks": r.periods, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,
             "master_rows": master.n_rows, "master_plans": len(master.plans)}
-    return Decomposition(bound, chosen, None, [], notes, phases, support | chosen, y, size, exact=False)
+    return Decomposition(bound, chosen, None, [], notes, phases, support | chosen, warm, size, exact=False)

@@ -60,7 +60,7 @@ class FastResult:
     notes: list[str]
     size: dict
     phases: dict[str, float] = field(default_factory=dict)
-    prices: object = None  # the decomposition's best multipliers (models.lagrangian.Multipliers)
+    warm: object = None  # where the decomposition's column generation ended (allocator.decompose.WarmStart)
 
 
 def model_columns(scr: Screen) -> int:
@@ -91,9 +91,9 @@ def _better(scr: Screen, a: HeuristicPlan, b: HeuristicPlan) -> HeuristicPlan:
     return max((b, a), key=lambda p: (not p.unplaced_must_serve, _value(scr, p)))
 
 
-def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, prices=None) -> FastResult:
+def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None) -> FastResult:
     """Decomposition bound and plan, an hourly schedule where needed, then the cost stage.
-    ``prices``: multipliers to start column generation from (the partitioned method's parts')."""
+    ``warm``: prices and plan columns to start column generation from (the partitioned method's parts')."""
     from allocator.decompose import solve_by_decomposition
     from models.data import prepare
 
@@ -119,7 +119,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left
     dec = solve_by_decomposition(instance, scr, data, start, max(1.0, decomposition_seconds), target_gap,
                                  progress=options.progress and not options.verbose, blocks=TIME_BLOCKS if hourly else None,
-                                 prices=prices)
+                                 warm=warm)
     phases.update({f"decompose_{k}": v for k, v in dec.phases.items()})
     notes += dec.notes
     size = dict(dec.size)
@@ -168,7 +168,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     status = "optimal" if bound - value <= max(1e-9, 1e-9 * abs(bound)) else "feasible"
     if plan.unplaced_must_serve:
         status = "no_solution"
-    return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.multipliers)
+    return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.warm)
 
 
 def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,

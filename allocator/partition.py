@@ -48,7 +48,7 @@ class PartResult:
     method: str
     seconds: float
     error: str = ""
-    prices: object = None  # the part's shared-row prices (fast method), to start the whole instance from
+    warm: object = None  # the part's prices and LP plan columns (fast method), to start the whole instance from
 
 
 def assign_parts(instance: Instance, scr: Screen, parts: int) -> dict[str, int]:
@@ -121,7 +121,7 @@ def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
     a = result.plan.assignments
     return PartResult(index, list(zip(a["demand_id"], a["pool_id"])), result.plan.schedule, result.status,
                       result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0,
-                      prices=result.prices)
+                      warm=result.warm)
 
 
 def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, parts: int,

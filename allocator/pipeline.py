@@ -43,7 +43,7 @@ class SolveResult:
     model_size: dict[str, int] = field(default_factory=dict)
     cost_bound: float | None = None  # proven lower bound on the cost K (stage 2)
     method_requested: str = ""
-    prices: object = None  # the fast method's shared-row prices (models.lagrangian.Multipliers), for the partitioned method
+    warm: object = None  # the fast method's end of column generation (allocator.decompose.WarmStart), for the partitioned method
 
     def summary(self) -> dict:
         inst = self.instance
@@ -175,7 +175,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
         model_size=decided.size,
         cost_bound=decided.cost_bound,
         method_requested=options_requested(options, notes),
-        prices=decided.prices,
+        warm=decided.warm,
     )
 
 
@@ -219,7 +219,7 @@ class _Chosen:
     notes: list[str]
     size: dict[str, int] = field(default_factory=dict)
     cost_bound: float | None = None
-    prices: object = None
+    warm: object = None
 
 
 def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
@@ -289,16 +289,16 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
             raise InfeasibleInstance("the instance is infeasible: even the LP relaxation cannot serve every must_serve "
                                      "demand within capacity, energy and budget", [])
         raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
-    return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size, prices=result.prices)
+    return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size, warm=result.warm)
 
 
 def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
     """Parts by enterprise solved in parallel, merged and repaired, then improved and bounded on the
-    whole instance by the fast method started from the merged plan and the parts' prices
-    (:mod:`allocator.partition`)."""
+    whole instance by the fast method started from the merged plan, the parts' prices and their
+    LP plan columns (:mod:`allocator.partition`)."""
     from allocator.fast import FAST_DEFAULT_GAP, solve_fast
     from allocator.partition import solve_partitioned
-    from models.lagrangian import Multipliers
+    from allocator.decompose import WarmStart
 
     plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, options.executor)
     seconds["parts"] = time.perf_counter() - t0
@@ -308,13 +308,12 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
     if options.time_limit is not None:  # the whole instance gets what the parts left of the limit
         whole = dataclasses.replace(whole, time_limit=max(1.0, options.time_limit - (t1 - t0)))
-    priced = [p.prices for p in parts if p.prices is not None]
-    prices = Multipliers.mean(priced, np.ones(len(priced))) if priced else None
-    result = solve_fast(instance, scr, whole, lambda: plan, prices=prices)
+    priced = [p.warm for p in parts if p.warm is not None]
+    result = solve_fast(instance, scr, whole, lambda: plan, warm=WarmStart.combine(priced) if priced else None)
     seconds["whole"] = time.perf_counter() - t1
     seconds["build"] = result.phases.get("build", 0.0)
     seconds["solve"] = time.perf_counter() - t0 - seconds["build"]
-    notes.append("the whole instance, from the merged plan" + (f" and the mean of {len(priced)} parts' prices" if priced else "")
+    notes.append("the whole instance, from the merged plan" + (f", the mean of {len(priced)} parts' prices and their LP plan columns" if priced else "")
                  + ": " + "; ".join(result.notes))
     if result.status in ("infeasible", "no_solution"):  # keep the merged plan
         bound, bound_notes = certified_bound(instance, scr, options, plan, seconds=0.0)

@@ -18,6 +18,8 @@ Usage (from the repository root)::
     python -m benchmarks.national --sizes 5000x60x24 --method fast --time-limit 110 --gap 0.02 --alone-limit 300
     python -m benchmarks.national --sizes 50000x300x1 --method partition --parts 8 --workers 2 --time-limit 480 --gap 0.03 --alone-limit 0
 
+On a Dask cluster (``dask scheduler --port 8786`` and ``dask worker tcp://127.0.0.1:8786
+--nworkers 2 --nthreads 1``), add ``--scheduler tcp://127.0.0.1:8786`` instead of ``--workers``.
 ``--alone-limit 0`` skips HiGHS alone. Results: ``benchmarks/results/national-<time>.md``.
 """
 
@@ -54,13 +56,14 @@ def parse_size(text: str) -> Size:
 
 
 def run_ours(instance: Path, plan: Path, method: str, time_limit: float, parts: int, workers: int | None,
-             gap: float | None = None) -> dict:
+             gap: float | None = None, scheduler: str | None = None) -> dict:
     command = [sys.executable, "-m", "allocator.cli", "-q", "solve", str(instance), "-o", str(plan),
                "--method", method, "--time-limit", str(time_limit)]
     if gap is not None:
         command += ["--gap", str(gap)]
     if method == "partition":
         command += ["--parts", str(parts)] + (["--workers", str(workers)] if workers else [])
+        command += ["--scheduler", scheduler] if scheduler else []
     t0 = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--gap", type=float, default=None,
                         help="our target relative gap (allocator solve --gap; default: the method's own)")
+    parser.add_argument("--scheduler", default=None,
+                        help="partition: a running Dask scheduler's address (allocator solve --scheduler)")
     parser.add_argument("--alone-limit", type=float, default=300.0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             if not (instance / "instance.toml").exists():
                 make_instance(instance, size.n_demands, size.n_pools, size.periods, seed=args.seed)
         work.mkdir(parents=True, exist_ok=True)
-        ours = run_ours(instance, work / f"plan-{args.method}", args.method, args.time_limit, args.parts, args.workers, args.gap)
+        ours = run_ours(instance, work / f"plan-{args.method}", args.method, args.time_limit, args.parts, args.workers, args.gap,
+                        args.scheduler)
         alone = run_alone(instance, args.alone_limit, args.threads) if args.alone_limit > 0 else None
         (work / f"{args.method}.json").write_text(json.dumps({"ours": ours, "alone": alone}, indent=1, default=str))
         line = row_text(size, ours, alone)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allocator.decompose import lagrangian_bound, solve_by_decomposition
+from allocator.decompose import WarmStart, lagrangian_bound, seed_columns, solve_by_decomposition
 from allocator.heuristics import place_enterprises, place_in_order, _State
 from allocator.pipeline import _best_heuristic, solve_and_write
 from allocator.reading import read_instance
@@ -274,3 +274,54 @@ def test_decomposition_plan_keeps_every_rule_on_a_synthetic_day(tmp_path):
     check_plan_files(folder, tmp_path / "p")
     dec = solve_by_decomposition(inst, scr, prepare(inst, scr), _best_heuristic(inst, scr), 10.0, 0.005)
     assert dec.exact and dec.bound >= result.plan.served_value - 1e-9
+
+
+def _seeded_master_value(r: Relaxation, scr, columns) -> tuple[int, float]:
+    """A fresh master holding only ``columns`` (no pricing round): how many it took, its LP value."""
+    master = Master(r)
+    added = seed_columns(r, master, scr, columns, Multipliers.zeros(r))
+    ok, value = master.solve()
+    assert ok
+    return added, value
+
+
+def test_warm_start_columns_rebuild_the_master_optimum(tmp_path):
+    """In :func:`_capped_world` the master's LP optimum is E1's plan {d1, d2} at weight 1 (value 4,
+    the bound). The warm start names that column by ids; a fresh master seeded with it alone is at
+    4 before any pricing."""
+    inst, scr, data = _load(tmp_path, _capped_world())
+    dec = solve_by_decomposition(inst, scr, data, _best_heuristic(inst, scr), 10.0, 1e-9)
+    columns = dec.warm.columns
+    assert columns.groupby("column")["demand_id"].apply(sorted).tolist() == [["d1", "d2"]]
+    r = Relaxation(data)
+    assert seed_columns(r, Master(r), scr, columns.iloc[:0], Multipliers.zeros(r)) == 0
+    assert _seeded_master_value(r, scr, columns) == (1, pytest.approx(4.0))
+    # a column naming a pair that was screened out here is dropped whole
+    stranger = columns.copy()
+    stranger.loc[stranger.index[0], "pool_id"] = "no-such-pool"
+    assert seed_columns(r, Master(r), scr, stranger, Multipliers.zeros(r)) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_parts_columns_combine_into_a_feasible_whole_master(tmp_path, seed):
+    """Parts split capacity, energy and budget and keep enterprises whole, so their LP solutions add
+    up to a solution of the whole master: seeded with every part's columns, the whole master's LP
+    value is at least the sum of the parts' (each part's seeded master at its own optimum)."""
+    from allocator.partition import split_instance
+
+    rng = np.random.default_rng(300 + seed)
+    inst, scr, data = _load(tmp_path, _random_spec(rng))
+    warm, parts_value = [], 0.0
+    for part in split_instance(inst, scr, 2):
+        part_scr = screen(part)
+        part_data = prepare(part, part_scr)
+        dec = solve_by_decomposition(part, part_scr, part_data, _best_heuristic(part, part_scr), 10.0, 1e-9)
+        warm.append(dec.warm)
+        parts_value += _seeded_master_value(Relaxation(part_data), part_scr, dec.warm.columns)[1]
+    combined = WarmStart.combine(warm)
+    assert combined.columns["column"].nunique() == sum(w.columns["column"].nunique() for w in warm)
+    # no column mixes enterprises
+    owner = combined.columns["demand_id"].map(inst.demands.set_index("demand_id")["enterprise_id"])
+    assert (owner.groupby(combined.columns["column"]).nunique() == 1).all()
+    whole_value = _seeded_master_value(Relaxation(data), scr, combined.columns)[1]
+    assert whole_value >= parts_value - 1e-6 * max(1.0, parts_value)
