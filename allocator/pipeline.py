@@ -296,9 +296,9 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     """Parts by enterprise solved in parallel, merged and repaired, then improved and bounded on the
     whole instance by the fast method started from the merged plan, the parts' prices and their
     LP plan columns (:mod:`allocator.partition`)."""
+    from allocator.decompose import WarmStart
     from allocator.fast import FAST_DEFAULT_GAP, solve_fast
     from allocator.partition import solve_partitioned
-    from allocator.decompose import WarmStart
 
     plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, options.executor)
     seconds["parts"] = time.perf_counter() - t0
