@@ -15,7 +15,10 @@ subsidies stay within them (R5, R9); green(c, t) = min(energy, green_kwh) of the
 whole is at least the sum of the parts' green, so the green share and the grid
 cap of R6 hold too. The merged plan is then repaired and improved: one
 rule-keeping pass over the demands the parts left out places whatever still fits
-in the capacity and budget the parts did not use.
+in the capacity and budget the parts did not use. The same argument makes the
+parts' LP solutions add up to a solution of the whole instance's master: the
+whole-instance stage (``allocator.pipeline._partition``) starts its column
+generation from the parts' prices and their LP plan columns.
 """
 
 from __future__ import annotations
