@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from tests.builders import base, demand
+from allocator.heuristics import HeuristicPlan, cheaper_pools
+from allocator.reading import read_instance
+from allocator.screening import screen
+from tests.builders import base, demand, write
 
 pytestmark = pytest.mark.component
 
@@ -81,27 +86,26 @@ def test_must_serve_placed_first(solve_spec):
     assert s.served == {"d2": "pB"}
 
 
+def _cheaper_pools_from_pa(tmp_path, spec: dict, schedule: list[tuple[str, int, float]]):
+    """cheaper_pools from the plan that runs every demand at pA as ``schedule`` (demand, period,
+    card-hours) says; returns the screen, the plan and the number of moves."""
+    inst = read_instance(write(tmp_path / "i", spec))
+    scr = screen(inst)
+    at_a = (scr.pairs["pool_id"] == "pA").to_numpy()
+    rows = pd.DataFrame(schedule, columns=["demand_id", "period", "card_hours"]).assign(pool_id="pA")
+    start = HeuristicPlan(at_a, rows[["demand_id", "pool_id", "period", "card_hours"]], [])
+    plan, moves = cheaper_pools(inst, scr, start, seconds=10.0)
+    return scr, plan, moves
+
+
 def test_cheaper_pools_moves_what_fits_and_keeps_the_rest(tmp_path):
     """pA (2 yuan, 20 cards) holds d1 (4 card-hours, bill 8) and d2 (8, bill 16); pB (1 yuan) has 10.
     Largest bill first: d2 moves to pB (bill 8); d1 then finds 2 card-hours at pB, needs 4, and stays.
     Total bill 24 -> 16, the cheapest split (d1 at pB instead would leave d2 at pA: 20)."""
-    import numpy as np
-    import pandas as pd
-
-    from allocator.heuristics import HeuristicPlan, cheaper_pools
-    from allocator.reading import read_instance
-    from allocator.screening import screen
-    from tests.builders import write
-
     spec = base()
     spec["pools"][0]["cards"] = 20
     spec["demands"] += [demand("d1", 4), demand("d2", 8)]
-    inst = read_instance(write(tmp_path / "i", spec))
-    scr = screen(inst)
-    at_a = (scr.pairs["pool_id"] == "pA").to_numpy()
-    start = HeuristicPlan(at_a, pd.DataFrame({"demand_id": ["d1", "d2"], "pool_id": ["pA", "pA"], "period": [0, 0],
-                                              "card_hours": [4.0, 8.0]}), [])
-    plan, moves = cheaper_pools(inst, scr, start, seconds=10.0)
+    scr, plan, moves = _cheaper_pools_from_pa(tmp_path, spec, [("d1", 0, 4.0), ("d2", 0, 8.0)])
     placed = dict(zip(scr.pairs["demand_id"][plan.chosen], scr.pairs["pool_id"][plan.chosen]))
     assert moves == 1 and placed == {"d1": "pA", "d2": "pB"}
     assert float(scr.pairs["bill_yuan"].to_numpy()[plan.chosen].sum()) == pytest.approx(16.0)
@@ -114,24 +118,12 @@ def test_cheaper_pools_keeps_the_green_share_of_the_center_a_demand_leaves(tmp_p
     (2 yuan) x runs in hour 0 (10 kWh, all green) and y, realtime and so bound to region A, in hour 1
     (10 kWh, all grid): share 10 / 20 = 0.5. Moving x to the cheaper pB would leave cA at 0 / 10,
     breaking R6's green share: x stays, nothing moves."""
-    import pandas as pd
-
-    from allocator.heuristics import HeuristicPlan, cheaper_pools
-    from allocator.reading import read_instance
-    from allocator.screening import screen
-    from tests.builders import write
-
     spec = base()
     spec["settings"]["periods"] = 2
     spec["settings"]["latency_classes"] = {"realtime": 5.0, "batch": 1000.0}
     spec["centers"][0]["min_green_share"] = 0.5
     spec["green"] = [{"center_id": "cA", "period": 0, "green_kwh": 10.0}, {"center_id": "cA", "period": 1, "green_kwh": 0.0}]
     spec["demands"] += [demand("x", 10, release=0, deadline=0), demand("y", 10, latency_class="realtime", release=1, deadline=1)]
-    inst = read_instance(write(tmp_path / "i", spec))
-    scr = screen(inst)
-    at_a = (scr.pairs["pool_id"] == "pA").to_numpy()
-    start = HeuristicPlan(at_a, pd.DataFrame({"demand_id": ["x", "y"], "pool_id": ["pA", "pA"], "period": [0, 1],
-                                              "card_hours": [10.0, 10.0]}), [])
-    plan, moves = cheaper_pools(inst, scr, start, seconds=10.0)
+    scr, plan, moves = _cheaper_pools_from_pa(tmp_path, spec, [("x", 0, 10.0), ("y", 1, 10.0)])
     assert moves == 0
     assert dict(zip(scr.pairs["demand_id"][plan.chosen], scr.pairs["pool_id"][plan.chosen])) == {"x": "pA", "y": "pA"}

@@ -306,7 +306,8 @@ def test_warm_start_columns_rebuild_the_master_optimum(tmp_path):
 def test_parts_columns_combine_into_a_feasible_whole_master(tmp_path, seed):
     """Parts split capacity, energy and budget and keep enterprises whole, so their LP solutions add
     up to a solution of the whole master: seeded with every part's columns, the whole master's LP
-    value is at least the sum of the parts' (each part's seeded master at its own optimum)."""
+    value is at least the sum of the parts' (each part's columns alone, in a fresh master of the
+    part: positive wherever the part can serve anything)."""
     from allocator.partition import split_instance
 
     rng = np.random.default_rng(300 + seed)
@@ -317,7 +318,9 @@ def test_parts_columns_combine_into_a_feasible_whole_master(tmp_path, seed):
         part_data = prepare(part, part_scr)
         dec = solve_by_decomposition(part, part_scr, part_data, _best_heuristic(part, part_scr), 10.0, 1e-9)
         warm.append(dec.warm)
-        parts_value += _seeded_master_value(Relaxation(part_data), part_scr, dec.warm.columns)[1]
+        part_value = _seeded_master_value(Relaxation(part_data), part_scr, dec.warm.columns)[1]
+        assert part_value > 0 or dec.bound <= 0
+        parts_value += part_value
     combined = WarmStart.combine(warm)
     assert combined.columns["column"].nunique() == sum(w.columns["column"].nunique() for w in warm)
     # no column mixes enterprises
