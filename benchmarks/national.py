@@ -80,8 +80,8 @@ def run_alone(instance: Path, time_limit: float, threads: int | None) -> dict:
     """HiGHS alone on the numpy-built matrix; the incumbent trace as (seconds, value)."""
     import highspy
 
-    from allocator.reading import read_instance
-    from allocator.screening import screen
+    from allocator.instance.reading import read_instance
+    from allocator.instance.screening import screen
     from models.build import build_matrix
     from models.data import prepare
 

@@ -13,7 +13,7 @@ resident memory (``ru_maxrss``) belongs to that size only:
     i.e. maximize the served value, no MIP start) and once more as an LP with
     every column continuous (the LP-relaxation bound).
 ``pipeline``
-    :func:`allocator.pipeline.solve_and_write`, the product path, with its own
+    :func:`allocator.solve.pipeline.solve_and_write`, the product path, with its own
     phase timings (load, build, solve, translate, extract, write). A few stage
     functions are wrapped, without changing what they do, to record the greedy
     start time, each HiGHS stage's time and the current phase.
@@ -151,7 +151,7 @@ def matrix_size(model_file: Path) -> Row:
 def greedy_value(instance: Any, scr: Any) -> float | None:
     """Served value of the greedy plan the pipeline hands HiGHS as its MIP start (None if unavailable)."""
     try:
-        from allocator.heuristics import place
+        from allocator.solve.heuristics import place
     except ImportError:
         return None
     chosen = place(instance, scr, "greedy").chosen
@@ -160,8 +160,8 @@ def greedy_value(instance: Any, scr: Any) -> float | None:
 
 def run_probe(instance_dir: Path, work: Path, settings: Settings, progress: Progress) -> Row:
     """Build the model the pipeline builds, export it, and solve it with HiGHS alone (MIP and LP)."""
-    from allocator.reading import read_instance
-    from allocator.screening import screen
+    from allocator.instance.reading import read_instance
+    from allocator.instance.screening import screen
     from models.build import build_model
     from models.data import prepare
 
@@ -224,10 +224,11 @@ def _wrapped(module: Any, name: str, before: Callable[[], None], after: Callable
 
 
 def run_pipeline(instance_dir: Path, work: Path, settings: Settings, progress: Progress) -> Row:
-    """The product path, :func:`allocator.pipeline.solve_and_write`, with stage timings recorded."""
-    import allocator.pipeline as pipeline
+    """The product path, :func:`allocator.solve.pipeline.solve_and_write`, with stage timings recorded."""
+    import allocator.solve.exact as exact
+    import allocator.solve.pipeline as pipeline
     import models.start
-    from allocator.solving import SolveOptions
+    from allocator.solve.options import SolveOptions
 
     seen: Row = {}
 
@@ -243,9 +244,9 @@ def run_pipeline(instance_dir: Path, work: Path, settings: Settings, progress: P
     progress("load")
     with contextlib.ExitStack() as stack:
         stack.enter_context(_wrapped(pipeline, "screen", lambda: progress("build"), keep("screen_s")))
-        stack.enter_context(_wrapped(pipeline, "place", lambda: progress("heuristic"), keep("heuristic_s")))
+        stack.enter_context(_wrapped(exact, "place", lambda: progress("heuristic"), keep("heuristic_s")))
         stack.enter_context(_wrapped(models.start, "start_values", lambda: progress("start"), keep("start_s")))
-        stack.enter_context(_wrapped(pipeline, "solve_model", lambda: progress("solve"), keep("solve_model_s")))
+        stack.enter_context(_wrapped(exact, "solve_model", lambda: progress("solve"), keep("solve_model_s")))
         stack.enter_context(_wrapped(pipeline, "extract_plan", lambda: progress("extract"), keep("extract_plan_s")))
         stack.enter_context(_wrapped(pipeline, "write_plan", lambda: progress("write"), keep("write_plan_s")))
         result = pipeline.solve_and_write(instance_dir, work / "plan", options)

@@ -16,7 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from allocator.families import BUNDLED, bundled_instance, load_china_facts, write_instance
+from allocator.studies.generate.bundled import BUNDLED, bundled_instance, write_instance
+from allocator.studies.generate.facts import load_china_facts
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "china"

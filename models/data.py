@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from allocator.reading import Instance
-from allocator.screening import Screen
+from allocator.instance.screening import Screen
+from allocator.instance.types import Instance
 
 
 @dataclass

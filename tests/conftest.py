@@ -44,7 +44,7 @@ class Solved:
 
 def check_plan_files(instance_dir: Path, plan_dir: Path) -> None:
     """Every plan the solver writes passes the independent checker."""
-    from allocator.check import check_plan
+    from allocator.check.run import check_plan
 
     report = check_plan(instance_dir, plan_dir)
     assert report.violations == [], "\n".join(report.violations)
@@ -55,8 +55,8 @@ def solve_spec(tmp_path):
     counter = itertools.count()
 
     def run(spec: dict, **options) -> Solved:
-        from allocator.pipeline import solve_and_write
-        from allocator.solving import SolveOptions
+        from allocator.solve.options import SolveOptions
+        from allocator.solve.pipeline import solve_and_write
 
         n = next(counter)
         inst = builders.write(tmp_path / f"instance{n}", spec)

@@ -17,10 +17,16 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from allocator.advance import AdvanceInputError, PlanRejected, advance_instance, next_name, renamed_toml
-from allocator.cmd_plans import advance
+from allocator.cli.plans import advance
+from allocator.instance.reading import read_instance
 from allocator.problems import InvalidInstance
-from allocator.reading import read_instance
+from allocator.studies.advance import (
+    AdvanceInputError,
+    PlanRejected,
+    advance_instance,
+    next_name,
+    renamed_toml,
+)
 from tests.builders import base, demand
 from tests.conftest import REPO, check_plan_files
 
@@ -249,8 +255,8 @@ def test_ten_days_keep_every_annual_total(tmp_path, tmp_path_factory):
     """Ten days of solve + advance with 40 fresh requests a day. Summing the ten plans: every programme's
     subsidy is within its original budget and every enterprise's within its remaining cap; every
     day's plan passes allocator check; the last day's ledger equals the first day's plus the ten plans."""
-    from allocator.pipeline import solve_and_write
-    from allocator.solving import SolveOptions
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_and_write
 
     first = stretch_the_year(chengdu_day(tmp_path_factory), tmp_path / "day00")
     template = pd.read_csv(first / "demands.csv", keep_default_na=False, na_values=[""], dtype=str)

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from allocator.bench import BenchSettings, combined_sha256, parse_gap_spec, read_known, run_bench
-from allocator.cmd_research import bench as bench_command
+from allocator.cli.research import bench as bench_command
 from allocator.executor import ExecutorOptions
+from allocator.studies.bench.outputs import read_known
+from allocator.studies.bench.run import combined_sha256, parse_gap_spec, run_bench
+from allocator.studies.bench.tasks import BenchSettings
 from tests.test_solvers import HAVE_SCIP
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,8 +23,9 @@ GAP_DIR = REPO.parent / "shared" / "benchmarks" / "gap"
 @pytest.fixture
 def two_instances(tmp_path) -> list[Path]:
     """A gap-like instance and OR-Library gap1 #1 side by side, with a known.csv beside them."""
-    from allocator.gap import write_gap_instance
-    from allocator.generate import Knobs, generate, write_generated
+    from allocator.studies.gap.instance import write_gap_instance
+    from allocator.studies.generate.knobs import Knobs
+    from allocator.studies.generate.make import generate, write_generated
 
     folder = tmp_path / "instances"
     gap_like = folder / "gap-like-3"

@@ -9,7 +9,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.scale import LADDER_ALL, PIPELINE_COLUMNS, Settings, measure, parse_sizes, render
+from benchmarks.scale import (
+    LADDER_ALL,
+    PIPELINE_COLUMNS,
+    Settings,
+    measure,
+    parse_sizes,
+    render,
+)
 from benchmarks.synthetic import Size, make_instance
 
 
@@ -29,8 +36,8 @@ def test_generator_is_deterministic(tmp_path):
 @pytest.mark.unit
 @pytest.mark.parametrize("n_demands, n_pools, periods", [(100, 10, 1), (400, 25, 1), (200, 20, 24)])
 def test_generated_instance_is_valid_and_shaped_as_asked(tmp_path, n_demands, n_pools, periods):
-    from allocator.reading import read_instance
-    from allocator.screening import screen
+    from allocator.instance.reading import read_instance
+    from allocator.instance.screening import screen
 
     folder = make_instance(tmp_path / "inst", n_demands, n_pools, periods, seed=0)
     instance = read_instance(folder)  # raises InvalidInstance on any error

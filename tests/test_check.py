@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from allocator.check import CheckReport, check_plan, close
+from allocator.check.report import CheckReport, close
+from allocator.check.run import check_plan
 from allocator.problems import InvalidInstance
 
 pytestmark = pytest.mark.unit

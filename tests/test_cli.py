@@ -122,7 +122,7 @@ def test_infeasible_exits_3_naming_the_demand(tmp_path):
 @pytest.mark.e2e
 def test_interrupted_write_leaves_no_plan(tmp_path, monkeypatch):
     """An interruption after the first file is written leaves neither a plan nor a partial folder."""
-    import allocator.writing as writing
+    import allocator.plan.writing as writing
 
     calls = {"n": 0}
     real = writing.write_table
@@ -134,7 +134,7 @@ def test_interrupted_write_leaves_no_plan(tmp_path, monkeypatch):
         real(df, path)
 
     monkeypatch.setattr(writing, "write_table", interrupted)
-    from allocator.pipeline import solve_and_write
+    from allocator.solve.pipeline import solve_and_write
 
     with pytest.raises(KeyboardInterrupt):
         solve_and_write(TINY, tmp_path / "plan")
@@ -187,8 +187,9 @@ def test_live_progress_line_reports_incumbent_bound_and_gap(tmp_path):
     """With progress on, HiGHS's MIP callback rewrites one stderr line per stage."""
     import os
 
-    from allocator.pipeline import solve_instance
-    from allocator.solving import SolveOptions, format_progress
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_instance
+    from allocator.solve.progress import format_progress
 
     assert format_progress("value", 1.5, 10.0, 12.0, 0.1666) == (
         "value     1.5 s  incumbent           10  bound           12  gap   16.66%")

@@ -10,19 +10,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from allocator.families import (
+from allocator.instance.schema import TABLE_BY_STEM, TABLES
+from allocator.studies.generate.bundled import (
     BUNDLED,
-    InstanceTables,
     bundled_instance,
-    city_day,
-    east_west,
-    load_china_facts,
-    prescreen,
-    requested_subsidy_yuan,
     table_csv_text,
     write_instance,
 )
-from allocator.schema import TABLE_BY_STEM, TABLES
+from allocator.studies.generate.city_day import city_day
+from allocator.studies.generate.east_west import east_west
+from allocator.studies.generate.enterprises import prescreen, requested_subsidy_yuan
+from allocator.studies.generate.facts import load_china_facts
+from allocator.studies.generate.tables import InstanceTables
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "china"

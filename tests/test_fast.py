@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 from allocator.cli import main
 from allocator.executor import ExecutorOptions
-from allocator.fast import AUTO_FAST_COLUMNS, model_columns
-from allocator.partition import split_instance
-from allocator.pipeline import resolve_method, solve_and_write
-from allocator.reading import read_instance
-from allocator.screening import screen
-from allocator.solving import SolveOptions
+from allocator.instance.reading import read_instance
+from allocator.instance.screening import screen
+from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
+from allocator.solve.options import SolveOptions
+from allocator.solve.partition import split_instance
+from allocator.solve.pipeline import resolve_method, solve_and_write
 from tests.builders import base, demand, write
 from tests.conftest import REPO, check_plan_files
 
@@ -43,7 +43,7 @@ def test_auto_chooses_exact_for_small_and_fast_above_the_threshold(tmp_path):
     scr = screen(inst)
     assert model_columns(scr) == 6  # 3 demands x 2 pools, one period
     assert resolve_method(SolveOptions(), scr)[0] == "exact"
-    import allocator.fast as fast
+    import allocator.solve.fast as fast
 
     old = fast.AUTO_FAST_COLUMNS
     try:
@@ -162,7 +162,7 @@ def test_partition_improves_the_merged_plan_on_the_whole_instance(tmp_path):
 def test_partition_parts_choose_their_method_by_size_even_with_gap(tmp_path, monkeypatch):
     """--gap keeps auto on the exact MIP for a whole instance, but a part above the size threshold
     runs fast: the gap is the whole instance's target (50,000 x 300 parts ran exact for minutes)."""
-    import allocator.fast as fast
+    import allocator.solve.fast as fast
 
     monkeypatch.setattr(fast, "AUTO_FAST_COLUMNS", 0)  # every part is "large"
     inst = write(tmp_path / "i", _budget_world())
@@ -204,7 +204,7 @@ def test_partition_time_share_counts_the_cluster_workers():
     run in 4 rounds (each part gets a quarter of the parts' share, not all of it)."""
     distributed = pytest.importorskip("distributed")
     from allocator.executor import slots
-    from allocator.partition import _waves
+    from allocator.solve.partition import _waves
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         on_cluster = ExecutorOptions(scheduler=cluster.scheduler_address, progress=False)

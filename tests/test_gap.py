@@ -12,15 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from allocator.gap import (
-    GapFormatError,
-    GapMappingError,
-    GapProblem,
+from allocator.studies.gap.instance import (
     find_gap_data_dir,
     gap_instance_tables,
     known_optimum,
-    read_gap_file,
     write_gap_instance,
+)
+from allocator.studies.gap.reading import (
+    GapFormatError,
+    GapMappingError,
+    GapProblem,
+    read_gap_file,
 )
 
 # The required tables of shared/SPEC.md with their columns, copied from the

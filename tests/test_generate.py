@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from allocator.cmd_research import generate as generate_command
-from allocator.generate import GenerateError, Knobs, generate, parse_mix, write_generated
+from allocator.cli.research import generate as generate_command
+from allocator.studies.generate.knobs import GenerateError, Knobs, parse_mix
+from allocator.studies.generate.make import generate, write_generated
 
 TINY = {
     "city": ["--demands", "100"],
@@ -84,10 +85,10 @@ def test_description_records_the_command_and_rewriting_a_folder_drops_stale_tabl
                                                          "--pools-per-center", "2", "--programmes", "3",
                                                          "--capacity-ratio", "1", "--budget-ratio", "0.6"])])
 def test_generated_instances_validate_solve_and_check(tmp_path, family, args):
-    from allocator.check import check_plan
-    from allocator.pipeline import solve_and_write
-    from allocator.reading import read_instance
-    from allocator.solving import SolveOptions
+    from allocator.check.run import check_plan
+    from allocator.instance.reading import read_instance
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_and_write
 
     out = tmp_path / "i"
     assert run_generate([family, "-o", str(out), "--seed", "11", *args]).exit_code == 0
@@ -140,14 +141,15 @@ def test_capacity_ratio(tmp_path):
 
 @pytest.mark.unit
 def test_budget_ratio(tmp_path):
-    from allocator import families
+    from allocator.studies.generate.enterprises import prescreen, requested_subsidy_yuan
+    from allocator.studies.generate.tables import InstanceTables
 
     folder = made(tmp_path, "city", 4, demands=100, budget_ratio=0.25)
-    inst = families.InstanceTables((folder / "instance.toml").read_text(),
+    inst = InstanceTables((folder / "instance.toml").read_text(),
                                    {stem: table(folder, stem) for stem in ("regions", "latency", "centers", "pools",
                                     "compatibility", "programs", "enterprises", "demands", "program_centers",
                                     "green", "capacity")})
-    requested = families.requested_subsidy_yuan(families.prescreen(inst), inst.tables["enterprises"], inst.tables["programs"])
+    requested = requested_subsidy_yuan(prescreen(inst), inst.tables["enterprises"], inst.tables["programs"])
     programs = table(folder, "programs").set_index("program_id")["budget_yuan"]
     for program, budget in programs.items():
         assert budget == pytest.approx(round(0.25 * requested[program]), abs=0.5)
@@ -155,7 +157,7 @@ def test_budget_ratio(tmp_path):
 
 @pytest.mark.unit
 def test_green_ratio(tmp_path):
-    from allocator.generate import demand_energy_kwh
+    from allocator.studies.generate.apply import demand_energy_kwh
 
     folder = made(tmp_path, "east-west", 2, demands=60, periods=4, green_ratio=0.3)
     tables = {stem: table(folder, stem) for stem in ("centers", "pools", "demands", "green")}
@@ -199,7 +201,7 @@ def test_gap_like_is_type_c_and_feasible_for_its_must_serve_jobs(tmp_path):
 @pytest.mark.component
 def test_gap_like_solve_equals_brute_force(tmp_path):
     """3 agents x 6 jobs, all must-serve: the plan's total bill is the cheapest feasible assignment."""
-    from allocator.pipeline import solve_instance
+    from allocator.solve.pipeline import solve_instance
 
     folder = made(tmp_path, "gap-like", 21, demands=6, pools_per_center=3, capacity_ratio=0.5)
     pools, comp, demands = table(folder, "pools"), table(folder, "compatibility"), table(folder, "demands")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.heuristics import HeuristicPlan, cheaper_pools
-from allocator.reading import read_instance
-from allocator.screening import screen
+from allocator.instance.reading import read_instance
+from allocator.instance.screening import screen
+from allocator.solve.heuristics import HeuristicPlan, cheaper_pools
 from tests.builders import base, demand, write
 
 pytestmark = pytest.mark.component

@@ -10,12 +10,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from allocator.decompose import WarmStart, lagrangian_bound, seed_columns, solve_by_decomposition
-from allocator.heuristics import place_enterprises, place_in_order, _State
-from allocator.pipeline import _best_heuristic, solve_and_write
-from allocator.reading import read_instance
-from allocator.screening import screen
-from allocator.solving import SolveOptions
+from allocator.instance.reading import read_instance
+from allocator.instance.screening import screen
+from allocator.solve.decompose import (
+    WarmStart,
+    lagrangian_bound,
+    seed_columns,
+    solve_by_decomposition,
+)
+from allocator.solve.exact import _best_heuristic
+from allocator.solve.heuristics import _State, place_enterprises, place_in_order
+from allocator.solve.options import SolveOptions
+from allocator.solve.pipeline import solve_and_write
 from models.build import build_matrix
 from models.data import prepare
 from models.lagrangian import Multipliers, Relaxation
@@ -308,7 +314,7 @@ def test_parts_columns_combine_into_a_feasible_whole_master(tmp_path, seed):
     up to a solution of the whole master: seeded with every part's columns, the whole master's LP
     value is at least the sum of the parts' (each part's columns alone, in a fresh master of the
     part: positive wherever the part can serve anything)."""
-    from allocator.partition import split_instance
+    from allocator.solve.partition import split_instance
 
     rng = np.random.default_rng(300 + seed)
     inst, scr, data = _load(tmp_path, _random_spec(rng))

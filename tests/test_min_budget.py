@@ -24,11 +24,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from allocator.cmd_budget import min_budget as min_budget_command
-from allocator.min_budget import solve_min_budget
-from allocator.pipeline import solve_and_write
+from allocator.cli.budget import min_budget as min_budget_command
 from allocator.problems import AllocatorError, InfeasibleInstance
-from allocator.solving import SolveOptions
+from allocator.solve.options import SolveOptions
+from allocator.solve.pipeline import solve_and_write
+from allocator.studies.min_budget import solve_min_budget
 from tests import builders
 from tests.builders import base, demand
 from tests.conftest import check_plan_files

@@ -23,8 +23,15 @@ import math
 import numpy as np
 import pytest
 
-from allocator.reasons import FAMILIES, explain_infeasible, fit_table, refine_reasons, schedule_fits, CenterState
-from allocator.screening import screen
+from allocator.instance.screening import screen
+from allocator.plan.reasons import (
+    FAMILIES,
+    CenterState,
+    fit_table,
+    refine_reasons,
+    schedule_fits,
+)
+from allocator.solve.infeasible import explain_infeasible
 from tests import builders
 from tests.builders import base, demand
 
@@ -281,7 +288,7 @@ def test_every_refined_reason_has_a_valid_certificate(solve_spec):
 
 
 def model_of(tmp_path, spec):
-    from allocator.reading import read_instance
+    from allocator.instance.reading import read_instance
     from models.build import build_model
     from models.data import prepare
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from allocator.cmd_plans import report
-from allocator.report import find_instance, read_plan_folder, region_order, write_report
+from allocator.cli.plans import report
+from allocator.render.figures import find_instance, read_plan_folder, region_order
+from allocator.render.report import write_report
 from tests.conftest import REPO
 from tests.test_advance import bundled
 
@@ -36,11 +37,11 @@ EXTERNAL = re.compile(r"""(?:\b(?:src|href|xlink:href|action|poster|data)\s*=\s*
 
 def solve_with_reasons(instance: Path, plan: Path, time_limit: float | None = None) -> Path:
     """Solve, refine not_selected into the binding resource (as pipeline.py does) and write the plan."""
-    from allocator.pipeline import solve_instance
-    from allocator.reasons import refine_reasons
-    from allocator.screening import screen
-    from allocator.solving import SolveOptions
-    from allocator.writing import write_plan
+    from allocator.instance.screening import screen
+    from allocator.plan.reasons import refine_reasons
+    from allocator.plan.writing import write_plan
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_instance
 
     result = solve_instance(instance, SolveOptions(time_limit=time_limit))
     result.plan.unserved = refine_reasons(result.instance, screen(result.instance), result.plan)

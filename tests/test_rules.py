@@ -320,7 +320,7 @@ def test_r10_must_serve_displaces_more_value(solve_spec):
 
 
 def test_r10_must_serve_failing_screen_is_infeasible(tmp_path):
-    from allocator.pipeline import solve_instance
+    from allocator.solve.pipeline import solve_instance
     from tests import builders
 
     spec = base()
@@ -330,7 +330,7 @@ def test_r10_must_serve_failing_screen_is_infeasible(tmp_path):
 
 
 def test_r10_conflicting_must_serve_is_infeasible(tmp_path):
-    from allocator.pipeline import solve_instance
+    from allocator.solve.pipeline import solve_instance
     from tests import builders
 
     spec = base()

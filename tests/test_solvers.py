@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from allocator.solvers import (
+from allocator.solve.backends import (
     SolverUnavailable,
     available_solvers,
     cbc_bound,
-    solve_model_with,
     solver_version,
     stage_solver,
 )
-from allocator.solving import SolveOptions
+from allocator.solve.lexicographic import solve_model_with
+from allocator.solve.options import SolveOptions
 from tests import builders, test_rules
 from tests.builders import base, demand
 
@@ -42,9 +42,9 @@ SOLVER_PARAMS = [pytest.param("scip", marks=needs_scip), pytest.param("cbc", mar
 
 def build(instance_dir: Path):
     """(model, data, greedy start) of an instance, as the pipeline builds them."""
-    from allocator.heuristics import place
-    from allocator.reading import read_instance
-    from allocator.screening import screen
+    from allocator.instance.reading import read_instance
+    from allocator.instance.screening import screen
+    from allocator.solve.heuristics import place
     from models.build import build_model
     from models.data import prepare
     from models.start import start_values
@@ -59,7 +59,8 @@ def build(instance_dir: Path):
 
 
 def generated(tmp_path: Path, family: str, seed: int, **knobs) -> Path:
-    from allocator.generate import Knobs, generate, write_generated
+    from allocator.studies.generate.knobs import Knobs
+    from allocator.studies.generate.make import generate, write_generated
 
     folder = tmp_path / f"{family}-{seed}"
     write_generated(folder, generate(family, seed, Knobs(**knobs)))
@@ -101,9 +102,9 @@ def test_same_objectives_as_highs_on_a_generated_instance(tmp_path, solver, fami
 @pytest.mark.parametrize("solver", SOLVER_PARAMS)
 def test_solve_with_solver_writes_a_valid_plan_reaching_the_gap_optimum(tmp_path, solver):
     """`allocator solve --solver` end to end on OR-Library gap1 #1: cost 261, the plan passes check."""
-    from allocator.check import check_plan
-    from allocator.gap import write_gap_instance
-    from allocator.pipeline import solve_and_write
+    from allocator.check.run import check_plan
+    from allocator.solve.pipeline import solve_and_write
+    from allocator.studies.gap.instance import write_gap_instance
 
     instance = write_gap_instance(SHARED / "benchmarks" / "gap" / "gap1.txt", 1, tmp_path / "gap1-1")
     result = solve_and_write(instance, tmp_path / "plan", SolveOptions(solver=solver))

@@ -23,25 +23,25 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from allocator.cmd_budget import sweep as sweep_command
-from allocator.reading import read_instance
-from allocator.sweep import (
+from allocator.cli.budget import sweep as sweep_command
+from allocator.instance.reading import read_instance
+from allocator.problems import AllocatorError
+from allocator.studies.sweep.charts import timing_free
+from allocator.studies.sweep.points import (
     SweepAxes,
     SweepOptions,
     SweepPoint,
-    Values,
-    load_instance_files,
-    parse_values,
-    read_sweep,
-    run_sweep,
     scope_programs,
-    sweep_columns,
     sweep_points,
-    timing_free,
+)
+from allocator.studies.sweep.run import run_sweep
+from allocator.studies.sweep.table import read_sweep, sweep_columns
+from allocator.studies.sweep.values import Values, parse_values
+from allocator.studies.sweep.variants import (
+    load_instance_files,
     variant_files,
     write_files,
 )
-from allocator.problems import AllocatorError
 from tests import builders
 from tests.builders import base, demand
 

@@ -34,7 +34,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from allocator.cli import main
-from allocator.reading import LINE, TABLES, Instance, InvalidInstance, read_instance
+from allocator.instance.reading import read_instance
+from allocator.instance.schema import TABLES
+from allocator.instance.types import LINE, Instance
+from allocator.problems import InvalidInstance
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"
 EXIT_INVALID = 2

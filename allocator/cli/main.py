@@ -1,0 +1,35 @@
+"""The `allocator` command line: a thin click group over the stages.
+
+Domain errors become one clean message and the SPEC's exit code:
+0 success, 1 a plan violates a rule, 2 invalid input, 3 infeasible, 4 no solution.
+Each command (or family of commands) is its own module; this one is only the group.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from allocator.cli.budget import min_budget, sweep
+from allocator.cli.instance import check, validate
+from allocator.cli.plans import advance, report
+from allocator.cli.research import bench, export, generate, import_gap
+from allocator.cli.solve import solve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="allocator")
+@click.option("-v", "--verbose", count=True, help="More output (solver log with -v).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Allocate a compute-subsidy fund: which requests are approved, and where and when each runs."""
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    logging.getLogger("pyomo").setLevel(logging.ERROR)
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+for command in (validate, solve, check, import_gap, export, report, advance, generate, bench, sweep, min_budget):
+    main.add_command(command)

@@ -1,0 +1,74 @@
+"""`allocator solve INSTANCE -o PLAN`: the main job, and the summary it prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from allocator.cli.common import existing_folder, fail
+from allocator.problems import AllocatorError
+
+
+@click.command()
+@click.argument("instance", type=existing_folder)
+@click.option("-o", "--output", "plan", type=click.Path(path_type=Path), required=True, help="Plan folder to write.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds for the whole solve.")
+@click.option("--gap", type=click.FloatRange(min=0), default=None,
+              help="Relative MIP gap [default: 1e-4]; given, it keeps the exact MIP under --method auto.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
+@click.option("--solver", type=click.Choice(["highs", "scip", "cbc"]), default="highs", show_default=True,
+              help="MIP solver: highs, or scip / cbc where installed.")
+@click.option("--method", type=click.Choice(["auto", "exact", "fast", "partition", "fcfs", "greedy"]), default="auto",
+              show_default=True,
+              help="auto (exact MIP up to 20,000 model columns, fast above), exact, fast (LP bound, rounding, "
+                   "restricted MIP), partition (parts by enterprise in parallel), or the baselines fcfs and greedy.")
+@click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True, help="--method partition: parts.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="--method partition: local worker processes [default: one per core].")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="--method partition: solve the parts on this Dask scheduler (e.g. tcp://10.0.0.5:8786).")
+@click.pass_context
+def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, method, parts, workers, scheduler) -> None:
+    """Solve INSTANCE and write the plan folder PLAN (exit 3 infeasible, 4 no solution)."""
+    from allocator.executor import ExecutorOptions
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_and_write
+
+    executor = ExecutorOptions(workers=workers, scheduler=scheduler, progress=False, description="parts")
+    options = SolveOptions(time_limit=time_limit, gap=1e-4 if gap is None else gap, gap_given=gap is not None,
+                           threads=threads, solver=solver, method=method, parts=parts, executor=executor,
+                           verbose=ctx.obj["verbose"] > 0,
+                           progress=not ctx.obj["quiet"] and sys.stderr.isatty())
+    try:
+        result = solve_and_write(instance, plan, options)
+    except AllocatorError as error:
+        fail(error)
+    if not ctx.obj["quiet"]:
+        _print_summary(result, plan)
+
+
+def _cost_gap(result) -> float:
+    from allocator.solve.result import cost_gap
+
+    return cost_gap(result.plan.cost, result.cost_bound)
+
+
+def _print_summary(result, plan_path: Path) -> None:
+    p = result.plan
+    total_value = float((result.instance.demands["priority"] * result.instance.demands["card_hours"]).sum())
+    share = p.served_value / total_value if total_value > 0 else 0.0
+    s = result.seconds
+    lines = [
+        f"status        {result.status} (gap {result.gap:.3g}, bound {result.best_bound:,.6g})",
+        f"served        {len(p.assignments)} of {len(result.instance.demands)} demands, value {p.served_value:,.6g} ({share:.1%} of requested)",
+        f"bill          {p.total_bill_yuan:,.2f} yuan, subsidy {p.total_subsidy_yuan:,.2f} yuan"
+        + ("" if result.cost_bound is None else f" (cost within {_cost_gap(result):.3g} of the cheapest plan of this value)"),
+        f"carbon        {p.carbon_kg:,.1f} kg",
+        "seconds       " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()),
+        f"plan          {plan_path}",
+    ]
+    for note in result.notes:
+        lines.append(f"note          {note}")
+    click.echo("\n".join(lines))

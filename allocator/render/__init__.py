@@ -1,0 +1,1 @@
+"""What people read: number formats, Markdown tables, the offline HTML report and its charts."""

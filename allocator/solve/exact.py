@@ -1,0 +1,80 @@
+"""The exact method: the two-stage MIP warm-started from the best baseline, which is also its fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from allocator.instance.screening import Screen
+from allocator.instance.types import Instance
+from allocator.plan.extract import schedule_from_solution
+from allocator.problems import InfeasibleInstance, NoSolution
+from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound
+from allocator.solve.heuristics import enterprise_sequence, place, place_in_order
+from allocator.solve.highs import solve_model
+from allocator.solve.infeasible import explain_infeasible
+from allocator.solve.options import SolveOptions
+from allocator.solve.result import _Chosen, _empty_schedule
+
+
+def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """The exact MIP, warm-started from the greedy plan, which is also the fallback."""
+    from models.build import build_model
+    from models.data import prepare
+    from models.start import start_values
+
+    data = prepare(instance, scr)
+    model = build_model(data)
+    seconds["build"] = time.perf_counter() - t0
+    size = {"pairs": data.n_pairs, "usage_variables": data.n_usage_vars,
+            "variables": int(model.nvariables()), "constraints": int(model.nconstraints())}
+    t0 = time.perf_counter()
+    if data.n_pairs == 0:
+        seconds["solve"] = time.perf_counter() - t0
+        return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
+    heuristic = _best_heuristic(instance, scr)
+    start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
+    share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
+    lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
+    if options.time_limit is not None:  # the greedy start and the bound count against the limit too
+        left = max(1.0, options.time_limit - (time.perf_counter() - t0))
+        options = dataclasses.replace(options, time_limit=left)
+    run = solve_model(model, options, start)
+    seconds["solve"] = time.perf_counter() - t0
+    seconds["translate"] = run.translate_seconds
+    first = run.value_stage
+    if first.status == "infeasible":
+        lines = explain_infeasible(model, data)
+        raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
+    if first.status == "no_solution":
+        if start is None:
+            raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
+        bound = min(first.bound if first.bound is not None else np.inf, lagrangian)
+        notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
+        return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size)
+    chosen = run.assign > 0.5
+    schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage)
+    second = run.cost_stage
+    proven = first.status == "optimal" and second is not None and second.status == "optimal"
+    notes = list(run.notes)
+    if second is not None and second.status == "feasible":
+        notes.append(f"cost stage stopped after {second.seconds:.1f} s ({second.termination}); see cost_gap")
+    cost_bound = second.bound if second is not None else None
+    bound = first.bound if first.bound is not None else np.inf
+    if lagrangian < bound:
+        notes.append(f"best_bound is the Lagrangian bound {lagrangian:,.6g}, tighter than the MIP's {bound:,.6g}")
+        bound = lagrangian
+    return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound)
+
+
+def _best_heuristic(instance: Instance, scr: Screen):
+    """The greedy, fcfs or cap-aware (whole enterprises) plan, whichever serves more value (must-serve
+    complete first): the MIP start and fallback, so the exact method never returns less value than
+    either baseline."""
+    values = scr.pairs["value"].to_numpy()
+    plans = [place(instance, scr, method) for method in ("greedy", "fcfs")]
+    plans.append(place_in_order(instance, scr, enterprise_sequence(instance, scr)))
+    return max(plans, key=lambda h: (not h.unplaced_must_serve, float(values[h.chosen].sum())))

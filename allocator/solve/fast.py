@@ -1,0 +1,331 @@
+"""The fast path for large instances: price-and-fix, an hourly schedule, a cost stage.
+
+Measured on the national ladder (benchmarks/README.md), the big-M LP of the allocation
+MIP is both slow (9 s at 10,000 demands x 100 pools) and weak where the fund binds
+(33 % above the best plan known), and HiGHS alone does not leave its root node in
+five minutes. The fast method therefore works on the structure instead:
+
+1. **Bound and plan by decomposition** (:mod:`allocator.decompose`): the Lagrangian
+   relaxation of the shared rows, solved by column generation over whole-enterprise
+   plans, gives the certified bound; fixing the master's plans that fit, placing the
+   rest whole and an integer master give the plan. On one period this is exact.
+2. **Hourly instances**: the relaxation sums the horizon into TIME_BLOCKS block(s)
+   (a valid relaxation, and it converges in a few rounds where the hourly one takes
+   hundreds); the integer master on blocks says which demand runs at which pool, and a
+   MIP over just those pairs with their hourly usage (:func:`schedule_assignment`)
+   finds the schedule, dropping what does not fit hour by hour. Single demands then
+   fill what is left.
+3. **Cost stage**: the served value held, the cost is minimized on the exact model
+   restricted to the served demands' pairs that some priced plan used, time-boxed; above
+   POLISH_MAX_COLUMNS columns a rule-keeping descent moves served demands to cheaper pools
+   (:func:`allocator.heuristics.cheaper_pools`) instead.
+
+The result is never worse than the best baseline (greedy, fcfs, cap-aware), which is
+also the first column of the master and the fallback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+import pandas as pd
+
+from allocator.instance.screening import Screen
+from allocator.instance.types import Instance
+from allocator.plan.extract import schedule_from_solution
+from allocator.solve.heuristics import (
+    HeuristicPlan,
+    cheaper_pools,
+    enterprise_sequence,
+    place_enterprises,
+    place_in_order,
+)
+from allocator.solve.options import VALUE_HOLD_RELATIVE, SolveOptions
+
+FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives none
+FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when the user gives none
+AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the default method is fast
+COST_STAGE_SHARE = 0.15  # of the time left after the baselines, kept for the cost stage
+TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for the bound and the assignment
+SCHEDULE_SHARE = 0.35  # of the time on hourly instances, for the hourly schedule MIP
+RESTRICTED_MIP_GAP = 1e-4
+POLISH_MAX_COLUMNS = 20_000  # up to this many model columns (all pairs, else the priced ones) a MIP polishes the plan
+
+
+@dataclass
+class FastResult:
+    chosen: np.ndarray
+    schedule: pd.DataFrame
+    status: str
+    bound: float
+    notes: list[str]
+    size: dict
+    phases: dict[str, float] = field(default_factory=dict)
+    warm: object = None  # where the decomposition's column generation ended (allocator.decompose.WarmStart)
+
+
+def model_columns(scr: Screen) -> int:
+    """Assignment plus usage columns of the exact model, from the screened pairs alone (no build)."""
+    pairs = scr.pairs
+    window = (pairs["deadline"] - pairs["release"] + 1).to_numpy()
+    return int(len(pairs) + window[window > 1].sum())
+
+
+class StopAtGap:
+    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound."""
+
+    def __init__(self, bound: float, gap: float):
+        self.bound, self.gap = bound, gap
+
+    def __call__(self, callback_type, message, out, data_in, user_data) -> None:
+        incumbent = out.mip_primal_bound
+        if math.isfinite(incumbent) and self.bound - incumbent <= self.gap * abs(self.bound):
+            data_in.user_interrupt = True
+
+
+def _value(scr: Screen, plan: HeuristicPlan) -> float:
+    return float(scr.pairs["value"].to_numpy()[plan.chosen].sum())
+
+
+def _better(scr: Screen, a: HeuristicPlan, b: HeuristicPlan) -> HeuristicPlan:
+    """The plan that serves every must-serve demand and, among those, more value."""
+    return max((b, a), key=lambda p: (not p.unplaced_must_serve, _value(scr, p)))
+
+
+def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None) -> FastResult:
+    """Decomposition bound and plan, an hourly schedule where needed, then the cost stage.
+    ``warm``: prices and plan columns to start column generation from (the partitioned method's parts')."""
+    from allocator.solve.decompose import solve_by_decomposition
+    from models.data import prepare
+
+    phases: dict[str, float] = {}
+    limit = options.time_limit if options.time_limit is not None else FAST_DEFAULT_SECONDS
+    started = time.perf_counter()
+    deadline = started + limit
+    target_gap = options.gap if options.gap_given else FAST_DEFAULT_GAP
+    notes: list[str] = [] if options.solver == "highs" else [f"the fast method runs HiGHS directly, not {options.solver}"]
+
+    t0 = time.perf_counter()
+    data = prepare(instance, scr)
+    phases["build"] = time.perf_counter() - t0
+    if data.n_pairs == 0:
+        return FastResult(np.zeros(0, dtype=bool), _empty(), "optimal", 0.0, ["no demand has an allowed pair"], {}, phases)
+    t0 = time.perf_counter()
+    start: HeuristicPlan = best_heuristic()
+    phases["baselines"] = time.perf_counter() - t0
+    notes.append(f"best baseline: value {_value(scr, start):,.6g}")
+
+    hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
+    left = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+    decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left
+    dec = solve_by_decomposition(instance, scr, data, start, max(1.0, decomposition_seconds), target_gap,
+                                 progress=options.progress and not options.verbose, blocks=TIME_BLOCKS if hourly else None,
+                                 warm=warm)
+    phases.update({f"decompose_{k}": v for k, v in dec.phases.items()})
+    notes += dec.notes
+    size = dict(dec.size)
+    if not math.isfinite(dec.bound):
+        return FastResult(np.zeros(data.n_pairs, dtype=bool), _empty(), "infeasible", dec.bound,
+                          notes + ["no plan can serve every must-serve demand within its enterprise's own rules "
+                                   "(the Lagrangian bound is -inf)"], size, phases)
+    if dec.exact:
+        plan = HeuristicPlan(dec.chosen, dec.schedule, dec.unplaced_must_serve)
+    else:
+        t0 = time.perf_counter()
+        seconds = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+        plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap)
+        notes += schedule_notes
+        phases["schedule"] = time.perf_counter() - t0
+    plan = _better(scr, plan, start)
+    left = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+    allowed = np.ones(data.n_pairs, dtype=bool) if model_columns(scr) <= POLISH_MAX_COLUMNS else dec.support
+    if (dec.exact and allowed is not None and allowed.sum() <= POLISH_MAX_COLUMNS and left > 1.0
+            and dec.bound - _value(scr, plan) > target_gap * abs(dec.bound) and not plan.unplaced_must_serve):
+        t0 = time.perf_counter()
+        label = "exact MIP from the plan" if allowed.all() else "MIP over the priced pairs"
+        plan, mip_bound = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label)
+        if allowed.all() and mip_bound < dec.bound:  # the MIP over every pair: its bound holds for the instance
+            notes.append(f"bound from the exact MIP: {mip_bound:,.6g} (Lagrangian {dec.bound:,.6g})")
+            dec.bound = mip_bound
+        phases["polish"] = time.perf_counter() - t0
+    value = _value(scr, plan)
+
+    # cost stage on the exact model restricted to the served demands' priced pairs, value held
+    t0 = time.perf_counter()
+    box = deadline - time.perf_counter()
+    served = scr.pairs["demand_id"].isin(set(scr.pairs["demand_id"].to_numpy()[plan.chosen])).to_numpy()
+    cost_pairs = (allowed if allowed is not None else plan.chosen) & served | plan.chosen
+    cost_columns = model_columns(dataclasses.replace(scr, pairs=scr.pairs[cost_pairs]))
+    if box > 0.5 and plan.chosen.any() and not plan.unplaced_must_serve and cost_columns <= POLISH_MAX_COLUMNS:
+        plan = _cost_stage(instance, scr, plan, cost_pairs, value, box, options, notes)
+    elif box > 0.5 and plan.chosen.any() and not plan.unplaced_must_serve:
+        plan, moves = cheaper_pools(instance, scr, plan, box)
+        notes.append(f"cost stage: {moves:,} demands moved to cheaper pools (too large for a MIP: "
+                     f"{cost_columns:,} columns)")
+    else:
+        notes.append("no time left for the cost stage: the plan keeps its cost")
+    phases["cost"] = time.perf_counter() - t0
+    bound = max(value, dec.bound)
+    status = "optimal" if bound - value <= max(1e-9, 1e-9 * abs(bound)) else "feasible"
+    if plan.unplaced_must_serve:
+        status = "no_solution"
+    return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.warm)
+
+
+def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,
+                        target_gap: float) -> tuple[HeuristicPlan, list[str]]:
+    """An hourly plan from an assignment (one pair per demand): a MIP over just those pairs and their
+    hourly usage, started from a placement of the assignment, then single demands fill what is left."""
+    pairs = scr.pairs
+    kept = np.flatnonzero(assignment)
+    enterprise = pairs["enterprise_id"].to_numpy()[kept]
+    value = pairs["value"].to_numpy()[kept]
+    order = np.lexsort((-value, enterprise))
+    groups = np.split(kept[order], np.flatnonzero(enterprise[order][1:] != enterprise[order][:-1]) + 1) if len(kept) else []
+    placed = place_enterprises(instance, scr, groups)
+    notes = [f"assignment: value {float(pairs['value'].to_numpy()[assignment].sum()):,.6g}; "
+             f"placed hour by hour: {_value(scr, placed):,.6g}"]
+    best, _ = restricted_mip(instance, scr, assignment, placed, seconds, bound, target_gap, notes, "hourly schedule MIP",
+                             fix_from_lp=True)
+    filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
+    notes.append(f"single demands filled in: value {_value(scr, filled):,.6g}")
+    return filled, notes
+
+
+def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: HeuristicPlan, seconds: float,
+                   bound: float, target_gap: float, notes: list[str], label: str,
+                   fix_from_lp: bool = False) -> tuple[HeuristicPlan, float]:
+    """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
+    target gap against ``bound`` or the time limit; returns the better of its plan and the start, and the
+    MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
+
+    ``fix_from_lp``: first solve its LP relaxation and fix every pair the LP serves whole (at 1) or not
+    at all (at 0), leaving only the fractional ones to branch on; if that leaves no plan, the whole MIP."""
+    from models.build import build_matrix
+    from models.data import prepare
+    from models.start import matrix_start
+
+    pairs = scr.pairs
+    kept = np.flatnonzero(allowed | start.chosen)
+    if not len(kept) or seconds <= 0.5:
+        return start, math.inf
+    t_end = time.perf_counter() + seconds
+    sub = dataclasses.replace(scr, pairs=pairs.iloc[kept].reset_index(drop=True))
+    data = prepare(instance, sub)
+    mm = build_matrix(data)
+    if fix_from_lp:
+        h = mm.to_highs(relax=True)
+        h.setOptionValue("time_limit", float(max(0.5, t_end - time.perf_counter())))
+        h.run()
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            x = np.asarray(h.getSolution().col_value)[mm.columns("assign")]
+            fixed, _ = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x)
+            if fixed is not None:
+                plan = _plan_of(scr, kept, mm, data, fixed)
+                notes.append(f"{label}, pairs the LP serves whole or not at all fixed ({int(((x > 1e-6) & (x < 1 - 1e-6)).sum())} "
+                             f"fractional of {len(kept):,}): value {_value(scr, plan):,.6g}")
+                start = _better(scr, plan, start)
+        if t_end - time.perf_counter() < 1.0:
+            return start, math.inf
+    index, values = matrix_start(mm, data, start.chosen[kept], start.schedule)
+    col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap)
+    if col is None:
+        notes.append(f"{label} over {len(kept):,} pairs found no plan")
+        return start, mip_bound
+    plan = _plan_of(scr, kept, mm, data, col)
+    notes.append(f"{label} over {len(kept):,} pairs: value {_value(scr, plan):,.6g}")
+    return _better(scr, plan, start), mip_bound
+
+
+def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None):
+    """Column values of the MIP (from a start, or with assignments fixed where the LP is integral), or None;
+    and the MIP's dual bound (inf when HiGHS has none)."""
+    h = mm.to_highs()
+    if start is not None:
+        h.setSolution(len(start[0]), start[0], start[1])
+    if lp_assign is not None:
+        assign = mm.columns("assign").astype(np.int32)
+        lower = np.where(lp_assign >= 1 - 1e-6, 1.0, 0.0)
+        upper = np.where(lp_assign <= 1e-6, 0.0, 1.0)
+        h.changeColsBounds(len(assign), assign, lower, upper)
+    h.setOptionValue("time_limit", float(max(0.5, seconds)))
+    h.setOptionValue("mip_rel_gap", RESTRICTED_MIP_GAP)  # its own proof; the callback stops at the target against the bound
+    h.setCallback(StopAtGap(bound, target_gap), None)
+    h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    h.run()
+    h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
+    info = h.getInfo()
+    dual = float(info.mip_dual_bound) if math.isfinite(info.mip_dual_bound) else math.inf
+    if info.primal_solution_status != 2:
+        return None, dual
+    return np.asarray(h.getSolution().col_value), dual
+
+
+def _plan_of(scr: Screen, kept: np.ndarray, mm, data, col: np.ndarray) -> HeuristicPlan:
+    chosen_sub = col[mm.columns("assign")] > 0.5
+    chosen = np.zeros(len(scr.pairs), dtype=bool)
+    chosen[kept[chosen_sub]] = True
+    return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]), [])
+
+
+def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: np.ndarray, value: float,
+                seconds: float, options: SolveOptions, notes: list[str]) -> HeuristicPlan:
+    """Minimize cost with the served value held at ``value``, over the ``allowed`` pairs."""
+    from models.build import build_matrix
+    from models.data import prepare
+    from models.start import matrix_start
+
+    pairs = scr.pairs
+    kept = np.flatnonzero(allowed)
+    sub = dataclasses.replace(scr, pairs=pairs.iloc[kept].reset_index(drop=True))
+    data = prepare(instance, sub)
+    mm = build_matrix(data)
+    h = mm.to_highs()
+    h.setOptionValue("output_flag", bool(options.verbose))
+    if options.threads:
+        h.setOptionValue("threads", int(options.threads))
+    objective = mm.objective("value")
+    nz = np.flatnonzero(objective).astype(np.int32)
+    h.addRow(value - VALUE_HOLD_RELATIVE * (abs(value) + 1.0), highspy.kHighsInf, len(nz), nz, objective[nz])
+    cost = mm.objective("cost")
+    h.changeColsCost(mm.n_cols, np.arange(mm.n_cols, dtype=np.int32), cost)
+    h.changeObjectiveSense(highspy.ObjSense.kMinimize)
+    index, start = matrix_start(mm, data, plan.chosen[kept], plan.schedule)
+    h.setSolution(len(index), index, start)
+    h.setOptionValue("time_limit", float(seconds))
+    h.setOptionValue("mip_rel_gap", 1e-4)
+    if options.cost_stage_max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(options.cost_stage_max_nodes))
+    h.run()
+    info = h.getInfo()
+    if info.primal_solution_status != 2:
+        notes.append("cost stage found no plan in its time: the plan keeps its cost")
+        return plan
+    col = np.asarray(h.getSolution().col_value)
+    chosen_sub = col[mm.columns("assign")] > 0.5
+    if float(data.pairs["value"].to_numpy()[chosen_sub].sum()) < value - VALUE_HOLD_RELATIVE * (abs(value) + 1.0):
+        return plan
+    chosen = np.zeros(len(pairs), dtype=bool)
+    chosen[kept[chosen_sub]] = True
+    notes.append(f"cost stage over {len(kept):,} pairs: {h.modelStatusToString(h.getModelStatus())} after "
+                 f"{info.mip_node_count} nodes")
+    return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]), [])
+
+
+def relaxation_infeasible(instance: Instance, scr: Screen) -> bool:
+    """True when the LP relaxation of the exact model is infeasible (a proof that no plan exists)."""
+    from models.build import build_matrix
+    from models.data import prepare
+
+    h = build_matrix(prepare(instance, scr)).to_highs(relax=True)
+    h.run()
+    return h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame(columns=["demand_id", "pool_id", "period", "card_hours"])

@@ -1,0 +1,432 @@
+"""Rule-respecting one-pass heuristics: first-come-first-served and greedy.
+
+Today's practice is first-come-first-served approval: applications are taken in
+arrival (file) order and each is approved if some allowed pool still has room and
+the fund and the enterprise cap still cover it, placed at the cheapest such pool.
+``greedy`` takes demands by decreasing priority-weighted value per subsidy yuan.
+Must-serve demands are placed first in both. Every accepted demand keeps all of
+R1-R10 true for the plan so far, so the final plan passes ``allocator check``.
+
+The same pass gives the exact method a starting incumbent (a MIP start) and a
+fallback plan when the solver finds none within its time limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from allocator.instance.screening import Screen
+from allocator.instance.types import Instance
+
+SLACK = 1e-9
+
+
+@dataclass
+class HeuristicPlan:
+    chosen: np.ndarray  # bool per pair k of screen.pairs
+    schedule: pd.DataFrame  # demand_id, pool_id, period, card_hours
+    unplaced_must_serve: list[str]
+
+
+class _State:
+    """Resources left while demands are placed one by one."""
+
+    def __init__(self, instance: Instance, screen: Screen):
+        self.inst = instance
+        self.room = screen.capacity_card_hours.copy()  # (pools, periods) card-hours left
+        n_centers = len(instance.centers)
+        self.energy = np.zeros((n_centers, instance.periods))
+        self.green_kwh = screen.green_kwh
+        c = instance.centers
+        self.pue = c["pue"].to_numpy(dtype=float)
+        self.grid_cap = c["grid_kwh_cap"].to_numpy(dtype=float)
+        self.share = c["min_green_share"].to_numpy(dtype=float)
+        ent = instance.enterprises.set_index("enterprise_id")
+        self.rate = ent["rate"].to_dict()
+        self.cap_left = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0).to_dict()
+        self.spend_ytd = ent["spend_ytd_yuan"].to_dict()
+        self.program_of = ent["program_id"].to_dict()
+        prog = instance.programs.set_index("program_id")
+        self.budget_left = prog["budget_yuan"].astype(float).to_dict()
+        self.min_voucher = prog["min_voucher_yuan"].to_dict()
+        self.min_spend = prog["min_spend_yuan"].to_dict()
+        self.bill = {e: 0.0 for e in ent.index}
+
+    def subsidy(self, e: str, bill: float) -> float:
+        return min(self.rate[e] * bill, self.cap_left[e])
+
+    def money_ok(self, e: str, extra_bill: float) -> tuple[bool, float]:
+        """R8 thresholds and R9 budget after adding ``extra_bill`` to e; returns (ok, subsidy increase)."""
+        before, after = self.bill[e], self.bill[e] + extra_bill
+        delta = self.subsidy(e, after) - self.subsidy(e, before)
+        g = self.program_of[e]
+        if delta > self.budget_left[g] + SLACK * max(1.0, abs(self.budget_left[g])):
+            return False, delta
+        if after > 0:
+            tol = SLACK * max(1.0, after)
+            if self.subsidy(e, after) < self.min_voucher[g] - tol:
+                return False, delta
+            if self.spend_ytd[e] + after < self.min_spend[g] - tol:
+                return False, delta
+        return True, delta
+
+    def thresholds_met(self, e: str) -> bool:
+        """R8's minimum voucher and minimum spend, for e's bill so far (nothing billed: met)."""
+        bill = self.bill[e]
+        if bill <= 0:
+            return True
+        g = self.program_of[e]
+        tol = SLACK * max(1.0, bill)
+        return self.subsidy(e, bill) >= self.min_voucher[g] - tol and self.spend_ytd[e] + bill >= self.min_spend[g] - tol
+
+    def fit(self, pair, kw: float) -> dict[int, float] | None:
+        """Card-hours per period for the pair, earliest periods first, or None if it does not fit."""
+        p, c = int(pair.pool_idx), int(pair.center_idx)
+        need = float(pair.usage_card_hours)
+        per_period = float(pair.max_card_hours_per_period)
+        plan: dict[int, float] = {}
+        for t in range(int(pair.release), int(pair.deadline) + 1):
+            if need <= SLACK * max(1.0, pair.usage_card_hours):
+                break
+            take = min(need, per_period, self.room[p, t])
+            if take <= 0:
+                continue
+            take = self._energy_room(c, t, kw, take)
+            if take <= 0:
+                continue
+            plan[t] = take
+            need -= take
+        if need > SLACK * max(1.0, pair.usage_card_hours):
+            return None
+        if not self._share_ok(c, plan, kw):
+            return None
+        return plan
+
+    def _energy_room(self, c: int, t: int, kw: float, take: float) -> float:
+        """Largest usage <= take that keeps the grid draw of center c in period t within its cap."""
+        if math.isinf(self.grid_cap[c]) or kw == 0:
+            return take
+        per_card_hour = kw * self.pue[c]
+        allowed_energy = self.green_kwh[c, t] + self.grid_cap[c]  # energy at which grid hits the cap
+        room_kwh = allowed_energy - self.energy[c, t]
+        return max(0.0, min(take, room_kwh / per_card_hour))
+
+    def share_holds(self, c: int) -> bool:
+        """R6's minimum green share of center c over the horizon, as committed so far."""
+        return self._share_ok(c, {}, 0.0)
+
+    def _share_ok(self, c: int, plan: dict[int, float], kw: float) -> bool:
+        if self.share[c] <= 0:
+            return True
+        energy = self.energy[c].copy()
+        for t, amount in plan.items():
+            energy[t] += amount * kw * self.pue[c]
+        green = np.minimum(energy, self.green_kwh[c]).sum()
+        return green >= self.share[c] * energy.sum() - SLACK * max(1.0, energy.sum())
+
+    def commit(self, pair, plan: dict[int, float], kw: float, delta: float) -> None:
+        p, c = int(pair.pool_idx), int(pair.center_idx)
+        for t, amount in plan.items():
+            self.room[p, t] -= amount
+            self.energy[c, t] += amount * kw * self.pue[c]
+        e = pair.enterprise_id
+        self.bill[e] += float(pair.bill_yuan)
+        self.budget_left[self.program_of[e]] -= delta
+
+    def uncommit(self, pair, plan: dict[int, float], kw: float) -> None:
+        """Take a committed pair out again (its usage, energy, bill and subsidy)."""
+        p, c = int(pair.pool_idx), int(pair.center_idx)
+        for t, amount in plan.items():
+            self.room[p, t] += amount
+            self.energy[c, t] -= amount * kw * self.pue[c]
+        e = pair.enterprise_id
+        before = self.subsidy(e, self.bill[e])
+        self.bill[e] -= float(pair.bill_yuan)
+        self.budget_left[self.program_of[e]] += before - self.subsidy(e, self.bill[e])
+
+    def grid_kwh(self, c: int) -> float:
+        """Grid energy of center c over the horizon: sum_t max(0, energy - green)."""
+        return float(np.maximum(self.energy[c] - self.green_kwh[c], 0.0).sum())
+
+
+def demand_order(instance: Instance, screen: Screen, method: str) -> list[str]:
+    """Must-serve demands first, then file order (fcfs) or value per subsidy yuan (greedy)."""
+    d = instance.demands[instance.demands["demand_id"].isin(set(screen.pairs["demand_id"]))]
+    position = pd.Series(np.arange(len(d)), index=d["demand_id"])
+    must = d.set_index("demand_id")["must_serve"]
+    if method == "fcfs":
+        key = position
+    elif method == "greedy":
+        pairs = screen.pairs
+        ent = instance.enterprises.set_index("enterprise_id")
+        rate = pairs["enterprise_id"].map(ent["rate"]).to_numpy()
+        cheapest = pd.Series(rate * pairs["bill_yuan"].to_numpy()).groupby(pairs["demand_id"].to_numpy()).min()
+        value = pairs.groupby("demand_id")["value"].first()
+        per_yuan = value / cheapest.reindex(value.index).clip(lower=1e-9)
+        key = -per_yuan.reindex(position.index)
+    else:
+        raise ValueError(f"unknown heuristic '{method}'")
+    frame = pd.DataFrame({"must": ~must.reindex(position.index), "key": key, "pos": position})
+    return list(frame.sort_values(["must", "key", "pos"], kind="stable").index)
+
+
+def enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
+    """Pairs for a cap-aware pass: whole enterprises by value per subsidy yuan if all their
+    demands were served at their cheapest pools (min(rate x bill, remaining cap) of R8, so an
+    enterprise past its cap pays nothing more for further demands), each enterprise's demands
+    by decreasing value, each demand's pools by bill; must-serve demands first."""
+    pairs = screen.pairs
+    ent = instance.enterprises.set_index("enterprise_id")
+    demand = pairs["demand_id"].to_numpy()
+    first = pairs.drop_duplicates("demand_id").set_index("demand_id")
+    cheapest = pairs.groupby("demand_id", sort=False)["bill_yuan"].min()
+    owner = first["enterprise_id"]
+    bill_e = cheapest.groupby(owner).sum()
+    value_e = first["value"].groupby(owner).sum()
+    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    subsidy_e = np.minimum(ent["rate"].reindex(bill_e.index) * bill_e, remaining.reindex(bill_e.index))
+    per_yuan = value_e / subsidy_e.clip(lower=1e-9)
+    key_e = pd.Series(demand).map(owner).map(per_yuan).to_numpy()
+    codes = pd.factorize(demand, sort=False)[0]
+    must = pairs["must_serve"].to_numpy(dtype=bool)
+    return np.lexsort((pairs["pool_idx"].to_numpy(), pairs["bill_yuan"].to_numpy(), codes,
+                       -pairs["value"].to_numpy(), -key_e, ~must))
+
+
+def place(instance: Instance, screen: Screen, method: str = "fcfs") -> HeuristicPlan:
+    """One pass over the demands; each is placed at its cheapest pool where every rule still holds."""
+    pairs = screen.pairs
+    order = demand_order(instance, screen, method)
+    rank = pd.Series(np.arange(len(order)), index=order)
+    # every pair once, by the demand's turn, then cheapest bill, then pool order
+    turn = pairs["demand_id"].map(rank).to_numpy()
+    return place_in_order(instance, screen, np.lexsort((pairs["pool_idx"].to_numpy(), pairs["bill_yuan"].to_numpy(), turn)))
+
+
+def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, keep: HeuristicPlan | None = None) -> HeuristicPlan:
+    """Try the pairs in ``sequence`` (each demand's pairs consecutive, must-serve demands first);
+    a demand takes the first of its pairs where every rule still holds.
+
+    ``keep`` is a plan already made (for instance the merge of a partitioned solve): its pairs
+    and schedule are committed first, unchanged, and the pass only adds demands it left out.
+    """
+    pairs = screen.pairs
+    state = _State(instance, screen)
+    chosen = np.zeros(len(pairs), dtype=bool)
+    rows: list[tuple[str, str, int, float]] = []
+    if keep is not None:
+        chosen |= keep.chosen
+        rows += _commit_kept(state, screen, keep)
+        placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
+        sequence = sequence[~pairs["demand_id"].iloc[sequence].isin(placed).to_numpy()]
+    records = _records(screen)[sequence]
+    must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
+    missing_must: list[str] = []
+    placed_demand = None
+    current = None
+    for k, row in zip(sequence, records):
+        pair = _Pair(*row)
+        if pair.demand_id != current:
+            if current is not None and placed_demand != current and current in must:
+                missing_must.append(current)
+            current = pair.demand_id
+        if placed_demand == current:
+            continue
+        ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+        if not ok:
+            continue
+        plan = state.fit(pair, float(pair.kw_per_card))
+        if plan is None:
+            continue
+        state.commit(pair, plan, float(pair.kw_per_card), delta)
+        chosen[k] = True
+        placed_demand = current
+        rows += [(current, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+    if current is not None and placed_demand != current and current in must:
+        missing_must.append(current)
+    schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
+    return HeuristicPlan(chosen, schedule, missing_must)
+
+
+def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarray], keep: HeuristicPlan | None = None) -> HeuristicPlan:
+    """Place whole enterprises: ``groups`` holds, per enterprise, its pairs in order of preference.
+    Within a group every demand takes the first of its pairs
+    that fits the capacity, energy and budget left; the thresholds of R8 are checked once, on the
+    enterprise's total bill, and an enterprise that misses them is rolled back whole.
+
+    A demand-by-demand pass (:func:`place_in_order`) can never serve an enterprise whose single
+    demands each fall below the minimum voucher although their sum would not; this pass can.
+    ``keep`` is committed first, unchanged; must-serve demands should come in the first groups.
+    """
+    pairs = screen.pairs
+    state = _State(instance, screen)
+    chosen = np.zeros(len(pairs), dtype=bool)
+    rows: list[tuple] = []
+    records = _records(screen)
+    placed: set = set()
+    if keep is not None:
+        chosen |= keep.chosen
+        rows += _commit_kept(state, screen, keep)
+        placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
+    for group in groups:
+        if not len(group):
+            continue
+        e = records[group[0]][1]
+        g = state.program_of[e]
+        saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e])
+        new_pairs: list[int] = []
+        new_rows: list[tuple] = []
+        done: set = set()
+        for k in group:
+            pair = _Pair(*records[k])
+            if pair.demand_id in done or pair.demand_id in placed:
+                continue
+            bill = float(pair.bill_yuan)
+            delta = state.subsidy(e, state.bill[e] + bill) - state.subsidy(e, state.bill[e])
+            if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+                continue
+            plan = state.fit(pair, float(pair.kw_per_card))
+            if plan is None:
+                continue
+            state.commit(pair, plan, float(pair.kw_per_card), delta)
+            new_pairs.append(int(k))
+            done.add(pair.demand_id)
+            new_rows += [(pair.demand_id, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+        if new_pairs and not state.thresholds_met(e):
+            state.room, state.energy = saved[0], saved[1]
+            state.budget_left[g], state.bill[e] = saved[2], saved[3]
+            continue
+        chosen[new_pairs] = True
+        placed.update(records[k][0] for k in new_pairs)
+        rows += new_rows
+    must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
+    schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
+    return HeuristicPlan(chosen, schedule, sorted(must & set(pairs["demand_id"]) - placed))
+
+
+def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, seconds: float) -> tuple[HeuristicPlan, int]:
+    """The cost stage for plans too large for a MIP: every served demand, largest bill first, moves to
+    the pair that lowers the cost K (bill + carbon price x grid emissions) most among those where it
+    fits with every rule kept (capacity, energy, green share where it goes and where it leaves, budget,
+    thresholds); the served demands
+    stay the same. Returns the plan and the number of moves."""
+    import time
+
+    deadline = time.perf_counter() + seconds
+    pairs = screen.pairs
+    state = _State(instance, screen)
+    _commit_kept(state, screen, plan)
+    records = _records(screen)
+    centers = instance.centers
+    intensity = centers["region_id"].map(instance.regions.set_index("region_id")["grid_carbon_kg_per_kwh"]).fillna(0.0)
+    carbon = instance.carbon_price_yuan_per_kg * intensity.to_numpy(dtype=float)  # yuan per grid kWh
+    schedule = {}
+    for d, pool, t, amount in plan.schedule[["demand_id", "pool_id", "period", "card_hours"]].itertuples(index=False):
+        schedule.setdefault(d, {})[int(t)] = schedule.get(d, {}).get(int(t), 0.0) + float(amount)
+    demand = pairs["demand_id"].to_numpy()
+    bill = pairs["bill_yuan"].to_numpy(dtype=float)
+    starts = np.flatnonzero(np.r_[True, demand[1:] != demand[:-1]])
+    bounds = dict(zip(demand[starts], zip(starts, np.r_[starts[1:], len(demand)])))
+    chosen = plan.chosen.copy()
+    moves = 0
+    for k in np.flatnonzero(plan.chosen)[np.argsort(-bill[plan.chosen], kind="stable")]:
+        if time.perf_counter() > deadline:
+            break
+        current = _Pair(*records[k])
+        a, b = bounds[current.demand_id]
+        others = [j for j in range(a, b) if j != k]
+        if not others:
+            continue
+        kept_plan = schedule.get(current.demand_id, {})
+        cost_before = state.grid_kwh(int(current.center_idx)) * carbon[int(current.center_idx)]
+        state.uncommit(current, kept_plan, float(current.kw_per_card))
+        base = cost_before - state.grid_kwh(int(current.center_idx)) * carbon[int(current.center_idx)]  # carbon of k
+        best = (bill[k] + base, None, None, None)
+        e = current.enterprise_id
+        # leaving its center can break that center's green share (R6): then only moves within it
+        may_leave = state.share_holds(int(current.center_idx))
+        for j in sorted(others, key=lambda j: bill[j]):
+            if bill[j] >= best[0]:
+                break
+            pair = _Pair(*records[j])
+            if not may_leave and int(pair.center_idx) != int(current.center_idx):
+                continue
+            delta = state.subsidy(e, state.bill[e] + bill[j]) - state.subsidy(e, state.bill[e])
+            g = state.program_of[e]
+            if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+                continue
+            fit = state.fit(pair, float(pair.kw_per_card))
+            if fit is None:
+                continue
+            c = int(pair.center_idx)
+            grid_before = state.grid_kwh(c)
+            state.commit(pair, fit, float(pair.kw_per_card), delta)
+            cost = bill[j] + (state.grid_kwh(c) - grid_before) * carbon[c]
+            met = state.thresholds_met(e)
+            state.uncommit(pair, fit, float(pair.kw_per_card))
+            if met and cost < best[0] - SLACK * max(1.0, best[0]):
+                best = (cost, j, pair, fit)
+        if best[1] is None:
+            _, delta = state.money_ok(e, bill[k])
+            state.commit(current, kept_plan, float(current.kw_per_card), delta)
+            continue
+        _, j, pair, fit = best
+        _, delta = state.money_ok(e, bill[j])
+        state.commit(pair, fit, float(pair.kw_per_card), delta)
+        chosen[k], chosen[j] = False, True
+        schedule[current.demand_id] = fit
+        moves += 1
+    rows = [(d, pairs["pool_id"].iat[k], t, amount) for k in np.flatnonzero(chosen)
+            for d in [demand[k]] for t, amount in schedule.get(d, {}).items() if amount > 0]
+    return HeuristicPlan(chosen, pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"]),
+                         plan.unplaced_must_serve), moves
+
+
+def _records(screen: Screen) -> np.ndarray:
+    """The pairs' columns the passes read, as Python objects, built once per screen (a national
+    instance has millions of pairs, and every pass would otherwise convert them again)."""
+    cached = screen.__dict__.get("_pass_records")
+    if cached is None or len(cached) != len(screen.pairs):
+        cached = screen.pairs[_PAIR_COLUMNS].to_numpy(dtype=object)
+        screen.__dict__["_pass_records"] = cached
+    return cached
+
+
+def _commit_kept(state: _State, screen: Screen, keep: HeuristicPlan) -> list[tuple]:
+    """Commit a plan already made (its pairs and schedule, unchanged) to ``state``; its schedule rows."""
+    schedule = keep.schedule
+    demand = schedule["demand_id"].to_numpy(dtype=object)
+    period = schedule["period"].to_numpy(dtype=int)
+    amount = schedule["card_hours"].to_numpy(dtype=float)
+    order = np.argsort(demand, kind="stable")
+    ids, first = np.unique(demand[order], return_index=True)
+    bounds = dict(zip(ids, zip(first, np.r_[first[1:], len(order)])))
+    for row in _records(screen)[keep.chosen]:
+        pair = _Pair(*row)
+        _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+        a, b = bounds.get(pair.demand_id, (0, 0))
+        state.commit(pair, dict(zip(period[order[a:b]].tolist(), amount[order[a:b]].tolist())), float(pair.kw_per_card), delta)
+    return list(zip(demand.tolist(), schedule["pool_id"].to_numpy(dtype=object).tolist(), period.tolist(), amount.tolist()))
+
+
+_PAIR_COLUMNS = ["demand_id", "enterprise_id", "pool_id", "pool_idx", "center_idx", "usage_card_hours", "bill_yuan",
+                 "kw_per_card", "max_card_hours_per_period", "release", "deadline"]
+
+
+@dataclass
+class _Pair:
+    demand_id: str
+    enterprise_id: str
+    pool_id: str
+    pool_idx: int
+    center_idx: int
+    usage_card_hours: float
+    bill_yuan: float
+    kw_per_card: float
+    max_card_hours_per_period: float
+    release: int
+    deadline: int

@@ -1,0 +1,173 @@
+"""The plain stages wired together: read -> screen -> build -> solve -> extract -> write.
+
+Each stage is usable on its own from Python; :func:`solve_instance` runs them in
+order and times each phase.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from allocator.instance.reading import read_instance
+from allocator.instance.screening import Screen, screen
+from allocator.instance.types import Instance
+from allocator.plan.extract import extract_plan
+from allocator.plan.reasons import refine_reasons
+from allocator.plan.writing import write_plan
+from allocator.problems import InfeasibleInstance, NoSolution
+from allocator.solve.backends import solver_version
+from allocator.solve.bound import certified_bound, value_upper_bound
+from allocator.solve.exact import _best_heuristic, _exact
+from allocator.solve.heuristics import place
+from allocator.solve.options import SolveOptions
+from allocator.solve.result import SolveResult, _Chosen, relative_gap
+
+METHODS = ("auto", "exact", "fast", "partition", "fcfs", "greedy")
+
+
+def check_must_serve(instance: Instance, scr: Screen) -> None:
+    """Exit 3 early when a must_serve demand fails R1-R4 on its own."""
+    must = instance.demands.loc[instance.demands["must_serve"], "demand_id"]
+    failing = [(d, scr.reasons[d]) for d in must if d in scr.reasons]
+    if failing:
+        lines = [f"must_serve demand '{d}' cannot be served: {reason}" for d, reason in failing]
+        raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
+
+
+def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
+    """The method to run: ``auto`` is the exact MIP up to AUTO_FAST_COLUMNS model columns and the fast
+    path above; an explicit ``--gap`` keeps the exact MIP (see docs/decisions.md)."""
+    from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
+
+    if options.method != "auto":
+        return options.method, []
+    columns = model_columns(scr)
+    if columns > AUTO_FAST_COLUMNS and not options.gap_given:
+        return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
+    why = "--gap was given" if columns > AUTO_FAST_COLUMNS else f"{columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"
+    return "exact", [f"method auto chose exact: {why}"]
+
+
+def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
+    """Read, screen, build, solve and extract; raise Infeasible/NoSolution errors as results demand."""
+    options = options or SolveOptions()
+    if options.method not in METHODS:
+        raise ValueError(f"unknown method '{options.method}' (known: {', '.join(METHODS)})")
+    if options.method in ("auto", "exact", "fast", "partition"):
+        solver_version(options.solver)  # SolverUnavailable: exit 2, before reading anything
+    t0 = time.perf_counter()
+    instance = read_instance(Path(folder))
+    return solve_loaded(instance, options, {"load": time.perf_counter() - t0})
+
+
+def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, float] | None = None) -> SolveResult:
+    """The stages after reading, on an instance already in memory (the partitioned method's parts)."""
+    seconds = dict(seconds or {"load": 0.0})
+    t0 = time.perf_counter()
+    scr = screen(instance)
+    check_must_serve(instance, scr)
+    method, notes = resolve_method(options, scr)
+    options = dataclasses.replace(options, method=method)
+    uses_solver = method in ("exact", "fast", "partition")
+    if method == "exact":
+        decided = _exact(instance, scr, options, seconds, t0)
+    elif method == "fast":
+        decided = _fast(instance, scr, options, seconds, t0)
+    elif method == "partition":
+        decided = _partition(instance, scr, options, seconds, t0)
+    else:
+        heuristic = place(instance, scr, method)
+        if heuristic.unplaced_must_serve:
+            raise NoSolution(f"{method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
+        seconds["build"] = 0.0
+        seconds["solve"] = time.perf_counter() - t0
+        bound, bound_notes = certified_bound(instance, scr, options, heuristic)
+        decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes)
+        seconds["bound"] = time.perf_counter() - t0 - seconds["solve"]
+    decided.notes[:0] = notes
+
+    t0 = time.perf_counter()
+    plan = extract_plan(instance, scr, scr.pairs[decided.chosen], decided.schedule)
+    plan.unserved = refine_reasons(instance, scr, plan)
+    seconds["extract"] = time.perf_counter() - t0
+    bound = plan.served_value if decided.bound is None else decided.bound
+    bound = max(bound if np.isfinite(bound) else value_upper_bound(scr), plan.served_value)
+    return SolveResult(
+        instance=instance,
+        status=decided.status,
+        plan=plan,
+        best_bound=bound,
+        gap=relative_gap(plan.served_value, bound),
+        method=method,
+        solver=options.solver if uses_solver else "none",
+        solver_version=solver_version(options.solver) if uses_solver else "",
+        seconds=seconds,
+        notes=decided.notes,
+        model_size=decided.size,
+        cost_bound=decided.cost_bound,
+        method_requested=options_requested(options, notes),
+        warm=decided.warm,
+    )
+
+
+def options_requested(options: SolveOptions, notes: list[str]) -> str:
+    return "auto" if notes and notes[0].startswith("method auto") else options.method
+
+
+def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.fast`)."""
+    from allocator.solve.fast import solve_fast
+
+    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr))
+    seconds["build"] = time.perf_counter() - t0 - sum(v for k, v in result.phases.items() if k != "build")
+    seconds["solve"] = sum(v for k, v in result.phases.items() if k != "build")
+    seconds.update({f"solve_{k}": v for k, v in result.phases.items() if k != "build"})
+    if result.status == "infeasible":
+        raise InfeasibleInstance("the instance is infeasible: " + "; ".join(result.notes), result.notes)
+    if result.status == "no_solution":
+        from allocator.solve.fast import relaxation_infeasible
+
+        if relaxation_infeasible(instance, scr):
+            raise InfeasibleInstance("the instance is infeasible: even the LP relaxation cannot serve every must_serve "
+                                     "demand within capacity, energy and budget", [])
+        raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
+    return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size, warm=result.warm)
+
+
+def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """Parts by enterprise solved in parallel, merged and repaired, then improved and bounded on the
+    whole instance by the fast method started from the merged plan, the parts' prices and their
+    LP plan columns (:mod:`allocator.partition`)."""
+    from allocator.solve.decompose import WarmStart
+    from allocator.solve.fast import FAST_DEFAULT_GAP, solve_fast
+    from allocator.solve.partition import solve_partitioned
+
+    plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, options.executor)
+    seconds["parts"] = time.perf_counter() - t0
+    if plan.unplaced_must_serve:
+        raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
+    t1 = time.perf_counter()
+    whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
+    if options.time_limit is not None:  # the whole instance gets what the parts left of the limit
+        whole = dataclasses.replace(whole, time_limit=max(1.0, options.time_limit - (t1 - t0)))
+    priced = [p.warm for p in parts if p.warm is not None]
+    result = solve_fast(instance, scr, whole, lambda: plan, warm=WarmStart.combine(priced) if priced else None)
+    seconds["whole"] = time.perf_counter() - t1
+    seconds["build"] = result.phases.get("build", 0.0)
+    seconds["solve"] = time.perf_counter() - t0 - seconds["build"]
+    notes.append("the whole instance, from the merged plan" + (f", the mean of {len(priced)} parts' prices and their LP plan columns" if priced else "")
+                 + ": " + "; ".join(result.notes))
+    if result.status in ("infeasible", "no_solution"):  # keep the merged plan
+        bound, bound_notes = certified_bound(instance, scr, options, plan, seconds=0.0)
+        return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, {"parts": len(parts)})
+    return _Chosen(result.chosen, result.schedule, result.status, result.bound, notes, {"parts": len(parts), **result.size})
+
+
+def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None) -> SolveResult:
+    result = solve_instance(folder, options)
+    result.seconds["write"] = write_plan(out, result.plan, result.summary())
+    return result

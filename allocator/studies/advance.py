@@ -1,0 +1,358 @@
+"""Tomorrow's instance from today's instance and its plan (``allocator advance``).
+
+``allocator advance INSTANCE PLAN -o NEXT [--new-demands FILE.csv] [--age-priority FACTOR]``
+
+What changes, and nothing else:
+
+* **enterprises.csv** -- each enterprise's ``subsidy_ytd_yuan`` grows by its plan
+  subsidy and ``spend_ytd_yuan`` by its plan bill (plan enterprises.csv);
+* **programs.csv** -- each programme's ``budget_yuan`` shrinks by its plan subsidy
+  (plan programs.csv; an unlimited budget stays unlimited; a round-off overspend
+  within the checker's tolerance leaves 0, never a negative budget);
+* **demands.csv** -- served demands are removed; unserved ones are carried over
+  with ``release`` 0 and ``deadline`` empty (the last period of the new horizon),
+  ``must_serve`` kept, and ``priority`` multiplied by ``--age-priority`` if given;
+  the rows of ``--new-demands`` (demands.csv columns) are appended; a demand id
+  given twice (in the file, or already carried over) is an error (exit 2);
+* **instance.toml** -- the name gets a day suffix: ``chengdu-day`` becomes
+  ``chengdu-day+1``, ``chengdu-day+1`` becomes ``chengdu-day+2``.
+
+Every other file of the folder is copied byte for byte. The three rewritten tables
+are written as CSV with every SPEC column explicit (defaults filled in: an
+enterprise's rate and cap are those it had today), whatever format they were read
+from. ``advance.json`` beside them records where the day came from.
+
+Why the annual amounts hold. Before anything is written, the plan is re-checked
+against the instance with the independent checker (``allocator check``): a plan
+that is not of this instance (its summary.json hashes differ) or breaks a rule is
+refused (exit 1). A valid plan spends at most each budget and each enterprise's
+remaining cap, so after advancing, budget_yuan is what is left of the year's fund
+and cap - subsidy_ytd_yuan what is left of each cap: any valid plan of the next
+day keeps the running totals within the annual ones.
+
+The next instance is validated like any instance before it is moved into place
+(a new demand naming an unknown enterprise is reported at its line of
+``--new-demands``); the folder is written whole or not at all (a hidden temporary
+folder renamed into place).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.files import atomic_folder
+from allocator.instance.reading import read_instance
+from allocator.instance.schema import TABLE_BY_STEM
+from allocator.instance.types import Instance
+from allocator.problems import (
+    EXIT_INVALID,
+    EXIT_VIOLATED,
+    AllocatorError,
+    InvalidInstance,
+    Problem,
+)
+
+REWRITTEN = ("enterprises", "programs", "demands")
+DAY_SUFFIX = re.compile(r"^(?P<base>.*)\+(?P<day>\d+)$")
+DEMAND_COLUMNS = TABLE_BY_STEM["demands"].column_names
+REQUIRED_DEMAND_COLUMNS = [c.name for c in TABLE_BY_STEM["demands"].columns if c.required]
+
+
+class AdvanceInputError(AllocatorError):
+    """Bad arguments to advance (a duplicate demand id, a malformed new-demands file): exit 2."""
+
+    exit_code = EXIT_INVALID
+
+
+class PlanRejected(AllocatorError):
+    """The plan is not a valid plan of this instance: exit 1, the checker's violations listed."""
+
+    exit_code = EXIT_VIOLATED
+
+    def __init__(self, violations: list[str]):
+        self.violations = violations
+        shown = "\n  ".join(violations[:20]) + ("\n  ..." if len(violations) > 20 else "")
+        super().__init__(f"the plan is not a valid plan of this instance ({len(violations)} violation(s)):\n  {shown}")
+
+
+@dataclass
+class Advanced:
+    """What advance wrote."""
+
+    folder: Path
+    name: str
+    served_removed: int
+    carried: int
+    added: int
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- names
+
+
+def next_name(name: str) -> str:
+    """``x`` -> ``x+1``; ``x+N`` -> ``x+(N+1)``."""
+    match = DAY_SUFFIX.match(name)
+    if match:
+        return f"{match['base']}+{int(match['day']) + 1}"
+    return f"{name}+1"
+
+
+def renamed_toml(text: str, new_name: str) -> str:
+    """instance.toml with its top-level ``name`` replaced (everything else kept as written)."""
+    lines = text.splitlines(keepends=True)
+    pattern = re.compile(r"""^(\s*name\s*=\s*)("(?:[^"\\]|\\.)*"|'[^']*')(.*)$""", re.S)
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("["):
+            break  # only the top-level table holds the instance name
+        match = pattern.match(line)
+        if match:
+            lines[i] = f"{match[1]}{json.dumps(new_name, ensure_ascii=False)}{match[3]}"
+            result = "".join(lines)
+            if tomllib.loads(result).get("name") != new_name:
+                raise AdvanceInputError("instance.toml: could not rewrite the instance name")
+            return result
+    raise AdvanceInputError("instance.toml: no top-level 'name = \"...\"' line to give the day suffix")
+
+
+# --------------------------------------------------------------------------- the ledger of the plan
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """What the plan spent: served demands, per-enterprise bill and subsidy, per-programme subsidy."""
+
+    served: set[str]
+    bill_yuan: pd.Series  # enterprise_id ->
+    subsidy_yuan: pd.Series  # enterprise_id ->
+    program_subsidy_yuan: pd.Series  # program_id ->
+
+
+def read_ledger(instance: Instance, instance_dir: Path, plan_dir: Path) -> Ledger:
+    """The plan's spending, after the independent checker has accepted the plan for this instance.
+
+    Bills and subsidies are recomputed from the plan's choices (which pool serves each
+    demand) with the SPEC's formulas R7 and R8, so that the printed round-off of the
+    plan's CSV numbers never leaks into the year's ledger.
+    """
+    from allocator.check.run import check_plan
+
+    report = check_plan(Path(instance_dir), Path(plan_dir))
+    if report.violations:
+        raise PlanRejected(report.violations)
+    ids = {"demand_id": str, "enterprise_id": str, "pool_id": str}
+    assignments = pd.read_csv(Path(plan_dir) / "assignments.csv", dtype=ids, keep_default_na=False, na_values=[""])
+    return ledger_of(instance, assignments[["demand_id", "pool_id"]])
+
+
+def ledger_of(instance: Instance, served: pd.DataFrame) -> Ledger:
+    """Bills (R7) and subsidies (R8) of the served (demand_id, pool_id) pairs, per enterprise and programme."""
+    rows = (served.merge(instance.demands[["demand_id", "enterprise_id", "stack", "card_hours"]], on="demand_id")
+            .merge(instance.pools[["pool_id", "accelerator", "price_yuan_per_card_hour"]], on="pool_id")
+            .merge(instance.compatibility[["stack", "accelerator", "efficiency", "adaptation_yuan"]], on=["stack", "accelerator"]))
+    if len(rows) != len(served):
+        raise PlanRejected(["assignments.csv: a served demand has no compatible pool row in the instance"])
+    bill = rows["card_hours"] / rows["efficiency"] * rows["price_yuan_per_card_hour"] + rows["adaptation_yuan"]
+    bill_e = bill.groupby(rows["enterprise_id"]).sum()
+    ent = instance.enterprises.set_index("enterprise_id")
+    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    bills = bill_e.reindex(ent.index).fillna(0.0)
+    subsidy = np.minimum(ent["rate"] * bills, remaining)
+    return Ledger(
+        served=set(served["demand_id"]),
+        bill_yuan=bills,
+        subsidy_yuan=subsidy,
+        program_subsidy_yuan=subsidy.groupby(ent["program_id"]).sum(),
+    )
+
+
+# --------------------------------------------------------------------------- the next tables
+
+
+def next_enterprises(instance: Instance, ledger: Ledger) -> pd.DataFrame:
+    ent = _spec_columns(instance, "enterprises")
+    ent["subsidy_ytd_yuan"] = ent["subsidy_ytd_yuan"] + ent["enterprise_id"].map(ledger.subsidy_yuan).fillna(0.0)
+    ent["spend_ytd_yuan"] = ent["spend_ytd_yuan"] + ent["enterprise_id"].map(ledger.bill_yuan).fillna(0.0)
+    return ent
+
+
+def next_programs(instance: Instance, ledger: Ledger) -> pd.DataFrame:
+    prog = _spec_columns(instance, "programs")
+    spent = prog["program_id"].map(ledger.program_subsidy_yuan).fillna(0.0)
+    prog["budget_yuan"] = (prog["budget_yuan"] - spent).clip(lower=0.0)  # inf - x = inf
+    return prog
+
+
+def carried_demands(instance: Instance, ledger: Ledger, age_priority: float | None) -> pd.DataFrame:
+    """Unserved demands for the new horizon: release 0, deadline empty (last period), priority aged."""
+    dem = _spec_columns(instance, "demands")
+    dem = dem[~dem["demand_id"].isin(ledger.served)].copy()
+    dem["release"] = 0
+    dem["deadline"] = np.nan
+    if age_priority is not None:
+        dem["priority"] = dem["priority"] * age_priority
+    return dem.reset_index(drop=True)
+
+
+def _spec_columns(instance: Instance, stem: str) -> pd.DataFrame:
+    return instance.tables[stem][TABLE_BY_STEM[stem].column_names].copy()
+
+
+def cell_text(value, kind: str) -> str:
+    """One cell as the reader expects it: '' for a default, 'inf', true/false, shortest exact float."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if kind == "bool":
+        return "true" if bool(value) else "false"
+    if kind in ("float", "int"):
+        x = float(value)
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        if x.is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return repr(x)
+    return str(value)
+
+
+def table_rows(df: pd.DataFrame, stem: str) -> list[list[str]]:
+    kinds = {c.name: c.type for c in TABLE_BY_STEM[stem].columns}
+    return [[cell_text(v, kinds[c]) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
+
+
+def csv_text(header: list[str], rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- new demands
+
+
+@dataclass
+class NewDemands:
+    """Rows of a --new-demands file as text, in DEMAND_COLUMNS order, with their line in that file."""
+
+    file: Path
+    rows: list[list[str]]
+    lines: list[int]
+    warnings: list[str] = field(default_factory=list)
+
+
+def read_new_demands(path: Path, taken: set[str]) -> NewDemands:
+    """Read FILE.csv (demands.csv columns); duplicate ids, in it or among ``taken``, are an error."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdvanceInputError(f"{path}: cannot be read as UTF-8 text: {exc}") from exc
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    header: list[str] | None = None
+    rows, lines, problems = [], [], []
+    end = 0
+    for record in reader:
+        start, end = end + 1, reader.line_num
+        cells = [c.strip() for c in record]
+        if not any(cells):
+            continue
+        if header is None:
+            header = cells
+            continue
+        rows.append(dict(zip(header, cells + [""] * (len(header) - len(cells)))))
+        lines.append(start)
+    if header is None:
+        raise AdvanceInputError(f"{path}: empty; the first line must be the demands.csv header")
+    missing = [c for c in REQUIRED_DEMAND_COLUMNS if c not in header]
+    if missing:
+        raise AdvanceInputError(f"{path}: missing column(s) {', '.join(missing)} (the demands.csv columns)")
+    warnings = [f"{path}: column '{c}' is not a demands.csv column and is ignored" for c in header if c and c not in DEMAND_COLUMNS]
+    seen: dict[str, int] = {}
+    for row, line in zip(rows, lines):
+        d = row["demand_id"]
+        if d in taken:
+            problems.append(f"{path}, line {line}: demand_id '{d}' is already a demand of the next day (carried over)")
+        elif d in seen:
+            problems.append(f"{path}, line {line}: demand_id '{d}' appears twice (first on line {seen[d]})")
+        seen.setdefault(d, line)
+    if problems:
+        raise AdvanceInputError("duplicate demand ids:\n  " + "\n  ".join(problems))
+    return NewDemands(path, [[row.get(c, "") for c in DEMAND_COLUMNS] for row in rows], lines, warnings)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def advance_instance(instance_dir: Path, plan_dir: Path, out: Path, new_demands: Path | None = None,
+                     age_priority: float | None = None) -> Advanced:
+    """Write tomorrow's instance to ``out`` (atomically) and say what changed."""
+    if age_priority is not None and not (age_priority > 0 and math.isfinite(age_priority)):
+        raise AdvanceInputError(f"--age-priority must be a positive number, got {age_priority}")
+    instance_dir = Path(instance_dir)
+    instance = read_instance(instance_dir)
+    ledger = read_ledger(instance, instance_dir, plan_dir)
+    carried = carried_demands(instance, ledger, age_priority)
+    added = read_new_demands(new_demands, set(carried["demand_id"])) if new_demands is not None else None
+    name = next_name(instance.name)
+    demand_rows = table_rows(carried, "demands")
+    first_new_line = len(demand_rows) + 2  # header is line 1
+    if added is not None:
+        demand_rows += added.rows
+    texts = {
+        "instance.toml": renamed_toml((instance_dir / "instance.toml").read_bytes().decode("utf-8-sig"), name),
+        "enterprises.csv": csv_text(TABLE_BY_STEM["enterprises"].column_names, table_rows(next_enterprises(instance, ledger), "enterprises")),
+        "programs.csv": csv_text(TABLE_BY_STEM["programs"].column_names, table_rows(next_programs(instance, ledger), "programs")),
+        "demands.csv": csv_text(DEMAND_COLUMNS, demand_rows),
+        "advance.json": json.dumps({
+            "from_instance": instance.name, "from_folder": str(instance_dir.resolve()),
+            "from_instance_sha256": instance.files_sha256, "plan": str(Path(plan_dir).resolve()),
+            "served_removed": len(ledger.served), "carried": len(carried), "added": len(added.rows) if added else 0,
+            "age_priority": age_priority, "new_demands": str(Path(new_demands).resolve()) if new_demands else None,
+        }, indent=2) + "\n",
+    }
+    skip = {"instance.toml", "advance.json"} | {f"{stem}{ext}" for stem in REWRITTEN for ext in (".csv", ".parquet")}
+    _write_folder(Path(out), instance_dir, texts, skip, lambda tmp: _validate(tmp, added, first_new_line))
+    return Advanced(Path(out), name, len(ledger.served), len(carried), len(added.rows) if added else 0,
+                    added.warnings if added else [])
+
+
+def _validate(folder: Path, added: NewDemands | None, first_new_line: int) -> None:
+    """Read the next instance like any other; demands.csv problems in new rows point at the new-demands file."""
+    try:
+        read_instance(folder)
+    except InvalidInstance as error:
+        if added is None:
+            raise
+        error.problems = [_point_at_source(p, added, first_new_line) for p in error.problems]
+        raise
+
+
+def _point_at_source(problem: Problem, added: NewDemands, first_new_line: int) -> Problem:
+    if problem.file != "demands.csv" or problem.line is None or problem.line < first_new_line:
+        return problem
+    index = problem.line - first_new_line
+    line = added.lines[index] if index < len(added.lines) else None
+    return Problem(str(added.file), problem.message, line, problem.column, problem.severity)
+
+
+def _write_folder(out: Path, source: Path, texts: dict[str, str], skip: set[str], validate) -> None:
+    """Copy ``source`` (minus ``skip``), write ``texts``, validate, then rename into ``out`` (atomically)."""
+    with atomic_folder(out) as tmp:
+        for path in sorted(source.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path.name not in skip:
+                shutil.copy2(path, tmp / path.name)
+        for name, content in texts.items():
+            (tmp / name).write_text(content, encoding="utf-8")
+        validate(tmp)
+

@@ -1,0 +1,214 @@
+"""The sweep's charts (PNG with matplotlib, HTML with plotly) and summary.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from allocator.studies.sweep.points import (
+    LINE_PARAMETERS,
+    PARAMETERS,
+)
+from allocator.studies.sweep.summary import (
+    SweepContext,
+    SweepSummary,
+    _money,
+    _number,
+    _percent,
+    line_label,
+)
+from allocator.studies.sweep.table import TIMING_COLUMNS
+from allocator.studies.sweep.values import YUAN_PER_MILLION
+
+
+@dataclass
+class Curve:
+    """One line of the plots: a method on one combination of the non-budget parameters."""
+
+    label: str
+    method: str  # "optimizer" or "FCFS"
+    x: np.ndarray
+    served_value: np.ndarray
+    marginal_x: np.ndarray  # midpoints of consecutive x
+    marginal: np.ndarray  # served value per extra 1 M yuan (per unit of x when x is not the fund)
+    keys: list[str]
+
+
+def plot_curves(frame: pd.DataFrame, context: SweepContext) -> list[Curve]:
+    """Both methods' curves for every line, sorted by x (points without a plan left out)."""
+    x_column = context.x_column
+    line_columns = [c for c in LINE_PARAMETERS if c != x_column and frame[c].notna().any()]
+    curves = []
+    groups = frame.groupby(line_columns, dropna=False, sort=True) if line_columns else [((), frame)]
+    for _, rows in groups:
+        label = line_label({c: rows.iloc[0][c] for c in line_columns})
+        for suffix, method in (("opt", "optimizer"), ("fcfs", "FCFS")):
+            column = f"served_value_{suffix}"
+            if column not in rows:
+                continue
+            part = rows.dropna(subset=[column]).sort_values(x_column)
+            curves.append(_curve(part, x_column, column, label, method))
+    return curves
+
+
+def _curve(rows: pd.DataFrame, x_column: str, column: str, label: str, method: str) -> Curve:
+    x = rows[x_column].to_numpy(dtype=float)
+    value = rows[column].to_numpy(dtype=float)
+    per = YUAN_PER_MILLION if x_column == "fund_yuan" else 1.0
+    dx = np.diff(x)
+    keep = dx > 0
+    marginal = np.diff(value)[keep] / (dx[keep] / per)
+    middle = ((x[1:] + x[:-1]) / 2)[keep]
+    shown_x = x / YUAN_PER_MILLION if x_column == "fund_yuan" else x
+    shown_middle = middle / YUAN_PER_MILLION if x_column == "fund_yuan" else middle
+    return Curve(label, method, shown_x, value, shown_middle, marginal, list(rows["key"]))
+
+
+def _axis_titles(context: SweepContext) -> tuple[str, str]:
+    x = context.x_column
+    if x == "fund_yuan":
+        whose = f"programme {', '.join(context.scope)}" if context.fund_phrase else "all programmes"
+        return f"fund (M yuan, {whose})", "served value per extra 1 M yuan"
+    names = {"rate": "subsidy rate", "cap_yuan": "enterprise cap (yuan)", "cap_scale": "enterprise cap (x own)",
+             "green_share": "minimum green share"}
+    return names[x], f"served value per unit of {names[x]}"
+
+
+def _color_key(curve: Curve, curves: list[Curve]) -> str:
+    """One colour per line when there are several lines (methods differ by dash), else one per method."""
+    return curve.label if len({c.label for c in curves}) > 1 else curve.method
+
+
+def write_png(curves: list[Curve], context: SweepContext, path: Path) -> None:
+    """Two panels: served value against the fund (both methods), and its marginal value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x_title, marginal_title = _axis_titles(context)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    colors: dict[str, str] = {}
+    for curve in curves:
+        color = colors.setdefault(_color_key(curve, curves), f"C{len(colors) % 10}")
+        style = "-" if curve.method == "optimizer" else "--"
+        name = f"{curve.method}{f' ({curve.label})' if curve.label else ''}"
+        left.plot(curve.x, curve.served_value, style, marker="o", color=color, label=name)
+        if len(curve.marginal):
+            right.plot(curve.marginal_x, curve.marginal, style, marker="o", color=color, label=name)
+    total = context.requested_value
+    left.set(xlabel=x_title, ylabel="served value (priority x card-hours)",
+             title=f"{context.instance_name}: served value")
+    if total > 0:
+        share = left.secondary_yaxis("right", functions=(lambda v: 100 * v / total, lambda s: s * total / 100))
+        share.set_ylabel("% of requested value")
+    right.set(xlabel=x_title, ylabel=marginal_title, title="marginal served value")
+    right.axhline(0.0, color="0.7", linewidth=0.8)
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_html(curves: list[Curve], context: SweepContext, path: Path) -> None:
+    """The same two panels as an interactive plotly page that works offline (plotly.js embedded)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    x_title, marginal_title = _axis_titles(context)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("served value", "marginal served value"))
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    colors: dict[str, str] = {}
+    total = context.requested_value
+    for curve in curves:
+        color = colors.setdefault(_color_key(curve, curves), palette[len(colors) % len(palette)])
+        dash = "solid" if curve.method == "optimizer" else "dash"
+        name = f"{curve.method}{f' ({curve.label})' if curve.label else ''}"
+        share = [f"{100 * v / total:.1f} % of requested" if total > 0 else "" for v in curve.served_value]
+        fig.add_trace(go.Scatter(x=curve.x, y=curve.served_value, mode="lines+markers", name=name,
+                                 line={"color": color, "dash": dash}, legendgroup=name,
+                                 text=[f"{k}<br>{s}" for k, s in zip(curve.keys, share)]), row=1, col=1)
+        if len(curve.marginal):
+            fig.add_trace(go.Scatter(x=curve.marginal_x, y=curve.marginal, mode="lines+markers", name=name,
+                                     line={"color": color, "dash": dash}, legendgroup=name, showlegend=False),
+                          row=1, col=2)
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text="served value (priority x card-hours)", row=1, col=1)
+    fig.update_yaxes(title_text=marginal_title, row=1, col=2)
+    fig.update_layout(title=f"{context.instance_name}: what each fund buys, optimizer vs FCFS", hovermode="closest")
+    fig.write_html(path, include_plotlyjs=True, full_html=True)
+
+
+def summary_markdown(frame: pd.DataFrame, context: SweepContext, summary: SweepSummary, curves: list[Curve]) -> str:
+    """summary.md: the headline sentences, then every point."""
+    scope = ", ".join(f"`{g}`" for g in context.scope)
+    statuses = ", ".join(f"{n} {status}" for status, n in summary.opt_statuses.items())
+    lines = [
+        f"# What each fund buys: {context.instance_name}",
+        "",
+        f"Requested value: {context.requested_value:,.6g} (priority x card-hours over all {context.demands_total} "
+        f"demands). Fund: the budget of programme(s) {scope}"
+        f"{' (the other programmes keep their own budgets)' if context.fund_phrase else ''}; the instance's own fund is "
+        f"{_money(context.reference_fund_yuan)} yuan. {summary.points} points; optimizer statuses: {statuses}.",
+        "",
+        "## At the instance's own fund",
+        "",
+    ]
+    lines += [f"- {s}" for s in summary.sentences()] or ["- (no point at the instance's own fund)"]
+    lines += ["", _fcfs_comparison(frame, summary), "", "## Every point", ""]
+    lines += _points_table(frame)
+    lines += ["", "Files: `sweep.csv` (every figure), `sweep.png` and `sweep.html` (the curves and the marginal "
+              "served value).", ""]
+    return "\n".join(lines)
+
+
+def _fcfs_comparison(frame: pd.DataFrame, summary: SweepSummary) -> str:
+    if "served_value_fcfs" not in frame:
+        return "FCFS was not solved (--no-fcfs)."
+    if summary.opt_below_fcfs:
+        return ("The optimizer served less value than FCFS at: " + ", ".join(f"`{k}`" for k in summary.opt_below_fcfs)
+                + " (these points did not reach optimality; see their status and gap).")
+    return "The optimizer served at least as much value as FCFS at every point."
+
+
+def _points_table(frame: pd.DataFrame) -> list[str]:
+    has_fcfs = "served_share_fcfs" in frame
+    swept = [c for c in PARAMETERS if c not in ("budget_yuan", "budget_scale") and frame[c].notna().any()]
+    header = ["fund (yuan)", *swept, "optimizer % served", "status (gap)"]
+    if has_fcfs:
+        header += ["FCFS % served", "advantage (% points)"]
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in frame.iterrows():
+        cells = [_money(row["fund_yuan"]), *(f"{row[c]:g}" for c in swept),
+                 _percent(_number(row["served_share_opt"])), f"{row['status_opt']} ({_gap_text(row['gap_opt'])})"]
+        if has_fcfs:
+            extra = _number(row["extra_share"])
+            cells += [_percent(_number(row["served_share_fcfs"])), "n/a" if extra is None else f"{100 * extra:+.1f}"]
+        out.append("| " + " | ".join(cells) + " |")
+    return out
+
+
+def _gap_text(gap: object) -> str:
+    x = _number(gap)
+    return "n/a" if x is None else f"{x:.2g}"
+
+
+def timing_free(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table without its timing columns: what must be equal between runs."""
+    return frame.drop(columns=[c for c in TIMING_COLUMNS if c in frame])
+
+
+def write_reports(frame: pd.DataFrame, context: SweepContext, summary: SweepSummary, out: Path) -> dict[str, Path]:
+    """sweep.png, sweep.html and summary.md in ``out``."""
+    curves = plot_curves(frame, context)
+    paths = {"png": out / "sweep.png", "html": out / "sweep.html", "summary": out / "summary.md"}
+    write_png(curves, context, paths["png"])
+    write_html(curves, context, paths["html"])
+    paths["summary"].write_text(summary_markdown(frame, context, summary, curves), encoding="utf-8")
+    return paths

@@ -1,0 +1,277 @@
+"""Sweeps for budget officers: what a fund of each size buys, optimized and first-come-first-served.
+
+``allocator sweep`` solves modified copies of one instance, one per point of the
+cartesian product of the parameter values given:
+
+* ``budget``: the fund. Yuan values set ``budget_yuan`` of one programme (``--program``,
+  or the only programme); factors written ``x0.5`` multiply ``budget_yuan`` of every
+  programme in scope (``--program``, or all of them).
+* ``rate``: the programme's standard subsidy rate (programmes in scope). Enterprises
+  that follow the standard (empty ``rate`` cell, or the programme's old rate) follow
+  the new one; enterprises with a special rate of their own keep it.
+* ``cap``: the programme's ``enterprise_cap_yuan``, with the same rule for enterprises;
+  a factor ``x2`` multiplies the programme's cap and every special cap too.
+* ``green_share``: ``min_green_share`` of every center.
+
+The instance's own fund (its budget, or ``x1``) is always one of the budget points, so
+the summary can compare the methods at it. Every point is solved with the exact
+method and with ``fcfs`` in one task; tasks run through :func:`allocator.executor.run_tasks`
+(local worker processes, or a Dask cluster). A task carries the instance's files as
+bytes, so a cluster's workers need no shared file system. Each finished point is
+appended to ``sweep.csv`` and flushed at once; ``--resume`` skips the points already
+there. Every solve uses one solver thread and the rows are sorted by parameters, so
+the table is the same whatever the number of workers or the engine, apart from the
+``seconds_*`` columns, and apart from points whose solve is cut by the wall clock: a
+``--time-limit`` that is hit, or the time box of the cost stage in
+:func:`allocator.solving.solve_model` (those points end with status ``feasible``;
+their served value is still reproducible when the value stage ended by its gap).
+
+After the points: ``sweep.png``, ``sweep.html`` (plotly, self-contained) and
+``summary.md``. The fund the optimizer needs to match what FCFS buys at the
+instance's own fund comes from one min-budget MIP per line (:mod:`allocator.min_budget`)
+when the fund is one programme's, and otherwise from interpolation on the sweep;
+the summary says which.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from allocator.executor import ExecutorOptions, run_tasks
+from allocator.instance.reading import read_instance
+from allocator.instance.types import Instance
+from allocator.problems import (
+    AllocatorError,
+    InfeasibleInstance,
+    InvalidInstance,
+    NoSolution,
+)
+from allocator.studies.sweep.charts import write_reports
+from allocator.studies.sweep.points import (
+    SweepAxes,
+    SweepOptions,
+    SweepPoint,
+    fund_yuan,
+    reference_budget,
+    scope_programs,
+    sweep_points,
+)
+from allocator.studies.sweep.summary import (
+    SweepContext,
+    SweepSummary,
+    _matching_funds,
+    summarize,
+)
+from allocator.studies.sweep.table import (
+    METHOD_FIELDS,
+    SweepTable,
+    read_sweep,
+    sweep_columns,
+)
+from allocator.studies.sweep.variants import (
+    load_instance_files,
+    variant_files,
+    write_files,
+)
+
+COST_STAGE_MAX_NODES = 500  # the cost stage ends after this many nodes, not after wall seconds: deterministic
+
+
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    time_limit: float | None = None  # seconds per exact solve
+    gap: float = 1e-4
+    fcfs: bool = True
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """Everything a worker needs to solve one point (picklable; no shared file system needed)."""
+
+    point: SweepPoint
+    files: dict[str, bytes]
+    fund_yuan: float
+    requested_value: float
+    settings: SolveSettings
+
+
+def solve_point(task: PointTask) -> dict[str, object]:
+    """Solve one point with the exact method and fcfs; returns its row of sweep.csv."""
+    with tempfile.TemporaryDirectory(prefix="allocator-sweep-") as tmp:
+        folder = write_files(Path(tmp) / "instance", task.files)
+        exact = _solve_method(folder, "exact", task)
+        fcfs = _solve_method(folder, "fcfs", task) if task.settings.fcfs else None
+    row: dict[str, object] = {"key": task.point.key, **asdict(task.point), "fund_yuan": task.fund_yuan}
+    row.update(_suffixed(exact.fields, "opt"))
+    notes = [f"opt: {exact.note}"] if exact.note else []
+    if fcfs is not None:
+        fcfs.fields["gap"] = _gap_to_bound(fcfs.fields["served_value"], exact.best_bound)
+        row.update(_suffixed(fcfs.fields, "fcfs"))
+        row["extra_share"] = _difference(exact.fields["served_share"], fcfs.fields["served_share"])
+        notes += [f"fcfs: {fcfs.note}"] if fcfs.note else []
+    row["notes"] = "; ".join(notes)
+    return row
+
+
+@dataclass
+class _MethodOutcome:
+    fields: dict[str, object]
+    best_bound: float
+    note: str = ""
+
+
+def _solve_method(folder: Path, method: str, task: PointTask) -> _MethodOutcome:
+    """Solve with one method; an infeasible, unsolved or invalid point is a row with that status."""
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_instance
+
+    options = SolveOptions(time_limit=task.settings.time_limit if method == "exact" else None,
+                           gap=task.settings.gap, threads=1, method=method,
+                           cost_stage_max_nodes=COST_STAGE_MAX_NODES)
+    t0 = time.perf_counter()
+    try:
+        result = solve_instance(folder, options)
+    except InfeasibleInstance as error:
+        return _failed("infeasible", str(error).replace("\n", " "), t0)
+    except NoSolution as error:
+        return _failed("no_solution", str(error), t0)
+    except InvalidInstance as error:
+        return _failed("invalid", "; ".join(str(p) for p in error.problems[:3]), t0)
+    seconds = time.perf_counter() - t0
+    return _MethodOutcome(plan_metrics(result, task.requested_value, seconds), result.best_bound)
+
+
+def plan_metrics(result, requested_value: float, seconds: float) -> dict[str, object]:
+    """The per-method columns of a sweep row from a SolveResult."""
+    plan = result.plan
+    pools = plan.pools
+    capacity = float(pools["capacity_card_hours"].sum()) if len(pools) else 0.0
+    used = float(pools["used_card_hours"].sum()) if len(pools) else 0.0
+    return {
+        "status": result.status,
+        "served_value": plan.served_value,
+        "served_share": plan.served_value / requested_value if requested_value > 0 else 0.0,
+        "demands_served": int(len(plan.assignments)),
+        "subsidy_yuan": plan.total_subsidy_yuan,
+        "bill_yuan": plan.total_bill_yuan,
+        "carbon_kg": plan.carbon_kg,
+        "utilization": used / capacity if capacity > 0 else 0.0,
+        "gap": result.gap,
+        "seconds": seconds,
+    }
+
+
+def _failed(status: str, note: str, t0: float) -> _MethodOutcome:
+    fields = {name: None for name in METHOD_FIELDS}
+    fields.update(status=status, seconds=time.perf_counter() - t0)
+    return _MethodOutcome(fields, math.nan, note)
+
+
+def _gap_to_bound(value: object, bound: float) -> float | None:
+    """How far a baseline's value is below the optimizer's proven bound: (bound - value) / bound."""
+    if value is None or not math.isfinite(bound):
+        return None
+    from allocator.solve.result import relative_gap
+
+    return relative_gap(float(value), bound)
+
+
+def _difference(a: object, b: object) -> float | None:
+    return None if a is None or b is None else float(a) - float(b)
+
+
+def _suffixed(fields: dict[str, object], suffix: str) -> dict[str, object]:
+    return {f"{name}_{suffix}": fields[name] for name in METHOD_FIELDS}
+
+
+
+
+@dataclass
+class SweepOutcome:
+    table: pd.DataFrame
+    solved: list[str]  # keys of the points solved in this run
+    skipped: list[str]  # keys found in sweep.csv already (--resume)
+    summary: SweepSummary
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def run_sweep(folder: Path, out: Path, axes: SweepAxes, options: SweepOptions | None = None) -> SweepOutcome:
+    """Solve every point (skipping finished ones with ``resume``), then write the plots and the summary."""
+    options = options or SweepOptions()
+    instance = read_instance(Path(folder))
+    scope = scope_programs(instance, axes)
+    points = sweep_points(instance, scope, axes)
+    files = load_instance_files(Path(folder))
+    requested = requested_value(instance)
+    settings = SolveSettings(options.time_limit, options.gap, options.fcfs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = _manifest(instance, scope, settings)
+    _check_manifest(out, manifest, options.resume)
+    table = SweepTable(out / "sweep.csv", sweep_columns(options.fcfs), options.resume)
+    _write_json(out / "sweep.json", manifest)
+    todo = [p for p in points if p.key not in table.done]
+    tasks = [PointTask(p, variant_files(files, instance, scope, p), fund_yuan(instance, scope, p), requested, settings)
+             for p in todo]
+    executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "sweep points")
+    try:
+        for _, row in run_tasks(solve_point, tasks, executor):
+            table.append(row)
+    finally:
+        table.close()
+    table.finish()
+    frame = read_sweep(out / "sweep.csv")
+    context = SweepContext(instance.name, scope, axes, requested, int(len(instance.demands)),
+                           fund_yuan(instance, scope, reference_budget(instance, scope, axes.budget)),
+                           int(len(instance.programs)))
+    matches = _matching_funds(frame, files, instance, scope, context, options)
+    summary = summarize(frame, context, matches)
+    paths = write_reports(frame, context, summary, out)
+    return SweepOutcome(frame, [p.key for p in todo], [p.key for p in points if p.key in table.done], summary, paths)
+
+
+def requested_value(instance: Instance) -> float:
+    """Sum over every demand of priority x card_hours."""
+    from allocator.studies.min_budget import requested_value as value
+
+    return value(instance)
+
+
+def _manifest(instance: Instance, scope: Sequence[str], settings: SolveSettings) -> dict:
+    """What the rows of sweep.csv depend on besides their point: --resume refuses a different one."""
+    return {"instance": instance.name, "instance_sha256": instance.files_sha256, "programs": list(scope),
+            **asdict(settings)}
+
+
+def _check_manifest(out: Path, manifest: dict, resume: bool) -> None:
+    path = out / "sweep.json"
+    if not resume or not (out / "sweep.csv").is_file():
+        return
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    differing = sorted(k for k in manifest if old.get(k) != _json_round_trip(manifest[k]))
+    if differing:
+        raise AllocatorError(
+            f"--resume: {out / 'sweep.csv'} was made with a different {', '.join(differing)}; "
+            "run without --resume to start again"
+        )
+
+
+def _json_round_trip(value: object) -> object:
+    return json.loads(json.dumps(value))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
