@@ -19,7 +19,7 @@ from allocator.solve.backends import (
     solver_version,
     stage_solver,
 )
-from allocator.solve.lexicographic import solve_model_with
+from allocator.solve.lexicographic import solve_model as solve_model_with
 from allocator.solve.options import SolveOptions
 from tests import builders, test_rules
 from tests.builders import base, demand

@@ -57,6 +57,11 @@ class Plan:
         }
 
 
+def empty_schedule() -> pd.DataFrame:
+    """A schedule with no rows (the SPEC's schedule.csv columns)."""
+    return pd.DataFrame(columns=SCHEDULE_COLUMNS)
+
+
 def schedule_from_solution(pairs: pd.DataFrame, usage_rows: pd.DataFrame, chosen: np.ndarray, usage: np.ndarray) -> pd.DataFrame:
     """(demand_id, pool_id, period, card_hours) for the chosen pairs.
 

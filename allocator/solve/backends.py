@@ -1,20 +1,17 @@
-"""Other MIP solvers behind the same two-stage lexicographic solve as HiGHS.
+"""The MIP solvers behind the two-stage lexicographic solve, one stage solver each.
 
-:func:`solve_model_with` runs the two stages of :mod:`allocator.solving` with the
-solver named in ``SolveOptions.solver``:
+:func:`allocator.solve.lexicographic.solve_model` runs the two stages with the
+stage solver named in ``SolveOptions.solver`` (:func:`stage_solver`):
 
-* ``highs`` -- the default; handed to :func:`allocator.solving.solve_model`;
+* ``highs`` -- the default, :class:`allocator.solve.highs.HighsStages` (persistent, in process);
 * ``scip`` -- SCIP through Pyomo's ``scip_direct`` interface
   (:mod:`pyomo.contrib.solver.solvers.scip`), which drives SCIP in process via
   PySCIPOpt (``pip install pyscipopt`` ships SCIP itself in the wheel);
 * ``cbc`` -- COIN-OR CBC through Pyomo's classic ``SolverFactory("cbc")``, which
   writes an LP file and runs the ``cbc`` executable (``apt-get install coinor-cbc``).
 
-Stage 1 maximizes the served value V; stage 2 holds V at its stage-1 value and
-minimizes the cost K, warm-started from the stage-1 plan, with the same time-box
-policy as HiGHS. The model is given back as it came (the hold constraint is
-removed and the served-value objective re-activated); the variables keep the
-chosen plan's values. A solver that is not installed raises
+SCIP and CBC read their MIP start from the model's variable values
+(:class:`ValueStarts`). A solver that is not installed raises
 :class:`SolverUnavailable`, an :class:`~allocator.problems.AllocatorError` with
 exit code 2 whose message says how to install it.
 """
@@ -35,8 +32,11 @@ from typing import Protocol
 import pyomo.environ as pyo
 
 from allocator.problems import EXIT_INVALID, AllocatorError
-from allocator.solve.highs import _status, highs_version
-from allocator.solve.options import SolveOptions, StageOutcome
+from allocator.solve.highs import HighsStages, contrib_status, highs_version
+from allocator.solve.options import (
+    SolveOptions,
+    StageOutcome,
+)
 
 SOLVERS = ("highs", "scip", "cbc")
 
@@ -74,14 +74,38 @@ class StageSolver(Protocol):
 
     name: str
     version: str
+    supports_node_limit: bool  # whether solve_stage honours max_nodes
 
-    def solve_stage(self, m: pyo.ConcreteModel, options: SolveOptions, time_limit_s: float | None,
-                    warm: bool) -> tuple[StageOutcome, float]:
+    def prepare_start(self, m: pyo.ConcreteModel, start: list[tuple] | None) -> tuple[object, list[str], float]:
+        """Hand the stage-1 MIP start [(variable, value), ...] to the solver: (warm, notes, seconds translating)."""
+        ...
+
+    def continue_start(self, m: pyo.ConcreteModel) -> object:
+        """The warm start of the next stage: the previous stage's plan."""
+        ...
+
+    def solve_stage(self, m: pyo.ConcreteModel, options: SolveOptions, time_limit_s: float | None, warm,
+                    max_nodes: int | None = None) -> tuple[StageOutcome, float]:
         """Return the outcome and the seconds spent translating the model for the solver."""
         ...
 
 
-class ScipStages:
+class ValueStarts:
+    """Starts for solvers that read the model's variable values (SCIP, CBC); no node limit."""
+
+    supports_node_limit = False
+
+    def prepare_start(self, m: pyo.ConcreteModel, start: list[tuple] | None) -> tuple[object, list[str], float]:
+        warm = apply_start(m, start)
+        notes = ["the MIP start misses some integer variables: the solver starts cold"] if start and not warm else []
+        return warm, notes, 0.0
+
+    def continue_start(self, m: pyo.ConcreteModel) -> object:
+        round_integers(m)
+        return True
+
+
+class ScipStages(ValueStarts):
     """SCIP via Pyomo's ``scip_direct`` (PySCIPOpt in process); the model is translated on every stage."""
 
     name = "scip"
@@ -96,7 +120,7 @@ class ScipStages:
             raise unavailable("scip", "the Python package pyscipopt cannot be imported")
         self.version = scip_version()
 
-    def solve_stage(self, m, options, time_limit_s, warm):
+    def solve_stage(self, m, options, time_limit_s, warm, max_nodes=None):
         tee = [sys.stderr] if options.verbose else []
         t0 = time.perf_counter()
         results = self._opt.solve(
@@ -110,7 +134,7 @@ class ScipStages:
             warmstart_discrete_vars=warm,
         )
         seconds = time.perf_counter() - t0
-        status = _status(results)
+        status = contrib_status(results)
         if status in ("optimal", "feasible"):
             results.solution_loader.load_vars()
         outcome = StageOutcome(
@@ -124,7 +148,7 @@ class ScipStages:
         return outcome, results.timing_info.timer.get_total_time("create scip model")
 
 
-class CbcStages:
+class CbcStages(ValueStarts):
     """CBC via Pyomo's classic shell interface (an LP file and the ``cbc`` executable)."""
 
     name = "cbc"
@@ -139,7 +163,7 @@ class CbcStages:
             raise unavailable("cbc", "no 'cbc' executable on the PATH")
         self.version = ".".join(str(part) for part in self._opt.version()[:3])
 
-    def solve_stage(self, m, options, time_limit_s, warm):
+    def solve_stage(self, m, options, time_limit_s, warm, max_nodes=None):
         from pyomo.opt import SolutionStatus, TerminationCondition
 
         cbc_options: dict[str, object] = {"ratioGap": options.gap, "timeMode": "elapsed"}
@@ -253,14 +277,17 @@ def _quiet(*loggers: str) -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
-STAGE_SOLVERS: dict[str, type] = {"scip": ScipStages, "cbc": CbcStages}
+STAGE_SOLVERS: dict[str, type] = {"highs": HighsStages, "scip": ScipStages, "cbc": CbcStages}
 
 
 def stage_solver(name: str) -> StageSolver:
-    """The stage solver for ``name`` (scip or cbc); :class:`SolverUnavailable` when it cannot run."""
+    """The stage solver for ``name`` (highs, scip or cbc); :class:`SolverUnavailable` when it cannot run."""
     if name not in STAGE_SOLVERS:
         raise unavailable(name)
-    return STAGE_SOLVERS[name]()
+    try:
+        return STAGE_SOLVERS[name]()
+    except ImportError as error:
+        raise unavailable(name, str(error)) from error
 
 
 def scip_version() -> str:
@@ -291,3 +318,19 @@ def available_solvers() -> dict[str, str | None]:
         except SolverUnavailable:
             found[name] = None
     return found
+
+
+def apply_start(m: pyo.ConcreteModel, start: list[tuple] | None) -> bool:
+    """Put a MIP start's values on the variables; True when every integer variable now has a value."""
+    if not start:
+        return False
+    for var, value in start:
+        var.set_value(float(value), skip_validation=True)
+    return all(v.value is not None for v in m.component_data_objects(pyo.Var) if v.is_integer())
+
+
+def round_integers(m: pyo.ConcreteModel) -> None:
+    """Round integer variables within the integrality tolerance, so a warm start is exactly integral."""
+    for v in m.component_data_objects(pyo.Var):
+        if v.is_integer() and v.value is not None and abs(v.value - round(v.value)) <= INTEGRALITY_TOLERANCE:
+            v.set_value(float(round(v.value)), skip_validation=True)

@@ -435,7 +435,7 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
     """The master's plans as a MIP, started from ``plan`` (added as columns), stopped at the target gap."""
     import highspy
 
-    from allocator.solve.fast import StopAtGap
+    from allocator.solve.progress import StopAtGap
 
     owners = np.unique(r.enterprise[plan.chosen])
     mine = master.add(master.batch(plan.chosen, take_of_schedule(r, data, plan.chosen, plan.schedule), owners))

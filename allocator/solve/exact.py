@@ -10,14 +10,14 @@ import numpy as np
 
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
-from allocator.plan.extract import schedule_from_solution
+from allocator.plan.extract import empty_schedule, schedule_from_solution
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound
 from allocator.solve.heuristics import enterprise_sequence, place, place_in_order
-from allocator.solve.highs import solve_model
 from allocator.solve.infeasible import explain_infeasible
+from allocator.solve.lexicographic import solve_model
 from allocator.solve.options import SolveOptions
-from allocator.solve.result import _Chosen, _empty_schedule
+from allocator.solve.result import _Chosen
 
 
 def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
@@ -34,7 +34,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     t0 = time.perf_counter()
     if data.n_pairs == 0:
         seconds["solve"] = time.perf_counter() - t0
-        return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
+        return _Chosen(np.zeros(0, dtype=bool), empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = _best_heuristic(instance, scr)
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
     share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)

@@ -37,7 +37,7 @@ import pandas as pd
 
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
-from allocator.plan.extract import schedule_from_solution
+from allocator.plan.extract import empty_schedule, schedule_from_solution
 from allocator.solve.heuristics import (
     HeuristicPlan,
     cheaper_pools,
@@ -46,6 +46,7 @@ from allocator.solve.heuristics import (
     place_in_order,
 )
 from allocator.solve.options import VALUE_HOLD_RELATIVE, SolveOptions
+from allocator.solve.progress import StopAtGap
 
 FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives none
 FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when the user gives none
@@ -76,16 +77,6 @@ def model_columns(scr: Screen) -> int:
     return int(len(pairs) + window[window > 1].sum())
 
 
-class StopAtGap:
-    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound."""
-
-    def __init__(self, bound: float, gap: float):
-        self.bound, self.gap = bound, gap
-
-    def __call__(self, callback_type, message, out, data_in, user_data) -> None:
-        incumbent = out.mip_primal_bound
-        if math.isfinite(incumbent) and self.bound - incumbent <= self.gap * abs(self.bound):
-            data_in.user_interrupt = True
 
 
 def _value(scr: Screen, plan: HeuristicPlan) -> float:
@@ -114,7 +105,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     data = prepare(instance, scr)
     phases["build"] = time.perf_counter() - t0
     if data.n_pairs == 0:
-        return FastResult(np.zeros(0, dtype=bool), _empty(), "optimal", 0.0, ["no demand has an allowed pair"], {}, phases)
+        return FastResult(np.zeros(0, dtype=bool), empty_schedule(), "optimal", 0.0, ["no demand has an allowed pair"], {}, phases)
     t0 = time.perf_counter()
     start: HeuristicPlan = best_heuristic()
     phases["baselines"] = time.perf_counter() - t0
@@ -130,7 +121,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     notes += dec.notes
     size = dict(dec.size)
     if not math.isfinite(dec.bound):
-        return FastResult(np.zeros(data.n_pairs, dtype=bool), _empty(), "infeasible", dec.bound,
+        return FastResult(np.zeros(data.n_pairs, dtype=bool), empty_schedule(), "infeasible", dec.bound,
                           notes + ["no plan can serve every must-serve demand within its enterprise's own rules "
                                    "(the Lagrangian bound is -inf)"], size, phases)
     if dec.exact:
@@ -326,6 +317,3 @@ def relaxation_infeasible(instance: Instance, scr: Screen) -> bool:
     h.run()
     return h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
 
-
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=["demand_id", "pool_id", "period", "card_hours"])

@@ -1,9 +1,11 @@
-"""Solve the model lexicographically with HiGHS through Pyomo's persistent interface.
+"""HiGHS through Pyomo's persistent interface: one stage of the lexicographic solve at a time.
 
-Stage 1 maximizes the served value V. Stage 2 holds V at the stage-1 incumbent
-and minimizes the cost K, warm-started from the stage-1 plan. The result is a
-typed :class:`StageOutcome` per stage; an infeasible or timed-out solve is a
-result, not an exception.
+The model is translated once (:meth:`HighsStages.prepare_start`); each stage solves the
+model's active objective and loads the incumbent into the model's variables, and the next
+stage starts from the previous stage's solution. The result is a typed
+:class:`~allocator.solve.options.StageOutcome`; an infeasible or timed-out solve is a
+result, not an exception. The two stages themselves are driven by
+:func:`allocator.solve.lexicographic.solve_model`, the same for every solver.
 """
 
 from __future__ import annotations
@@ -16,18 +18,12 @@ import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
-from allocator.solve.options import (
-    COST_STAGE_FACTOR,
-    COST_STAGE_MIN_SECONDS,
-    VALUE_HOLD_RELATIVE,
-    SolveOptions,
-    SolverRun,
-    StageOutcome,
-)
+from allocator.solve.options import SolveOptions, StageOutcome
 from allocator.solve.progress import LiveLine
 
 
-def _status(results) -> str:
+def contrib_status(results) -> str:
+    """optimal | feasible | infeasible | no_solution of a ``pyomo.contrib.solver`` result."""
     if results.termination_condition in (
         TerminationCondition.provenInfeasible,
         TerminationCondition.infeasibleOrUnbounded,
@@ -49,60 +45,8 @@ def highs_version() -> str:
     return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
 
-def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] | None = None) -> SolverRun:
-    """Run both stages on the built model (Pyomo v2 HiGHS interface).
-
-    ``start`` is an optional list of (variable, value) handed to HiGHS as a MIP start.
-    """
-    if options.solver != "highs":
-        from allocator.solve.lexicographic import solve_model_with
-
-        return solve_model_with(m, options, start)
-    from pyomo.contrib.solver.solvers.highs import Highs
-
-    opt = Highs()
-    deadline = None if options.time_limit is None else time.perf_counter() + options.time_limit
-    t0 = time.perf_counter()
-    opt.set_instance(m)
-    translate_seconds = time.perf_counter() - t0
-    notes: list[str] = []
-
-    first = _run(opt, m, options, _remaining(deadline, share=1.0), warm=_sparse_start(opt, start))
-    if first.status in ("infeasible", "no_solution"):
-        return SolverRun(first, None, np.zeros(len(m.PAIRS)), np.zeros(len(m.USAGE_VARS)), "highs", highs_version(), translate_seconds)
-    assign = _values(m.assign, len(m.PAIRS))
-    usage = _values(m.usage, len(m.USAGE_VARS))
-
-    # Stage 2: hold the served value, minimize cost, starting from the stage-1 plan.
-    v1 = first.objective
-    m.hold_value = pyo.Constraint(expr=m.served_value_expr >= v1 - VALUE_HOLD_RELATIVE * (abs(v1) + 1.0))
-    m.served_value.deactivate()
-    m.cost.activate()
-    remaining = _remaining(deadline, share=1.0)
-    if remaining is None and options.cost_stage_max_nodes is None:
-        # Proving the last 0.01 % of cost on the optimal face of stage 1 can take far longer than
-        # finding it; the cost stage is time-boxed and its gap reported (status feasible if unproven).
-        remaining = max(COST_STAGE_MIN_SECONDS, COST_STAGE_FACTOR * first.seconds)
-    if remaining is not None and remaining < 0.5:
-        notes.append("no time left for the cost stage: the plan keeps the stage-1 cost")
-        return SolverRun(first, None, assign, usage, "highs", highs_version(), translate_seconds, notes)
-    start = opt._solver_model.getSolution()
-    second = _run(opt, m, options, remaining, warm=start, max_nodes=options.cost_stage_max_nodes)
-    if second.status in ("optimal", "feasible"):
-        assign = _values(m.assign, len(m.PAIRS))
-        usage = _values(m.usage, len(m.USAGE_VARS))
-    else:
-        notes.append(f"cost stage ended {second.status}: the plan keeps the stage-1 assignment")
-    return SolverRun(first, second, assign, usage, "highs", highs_version(), translate_seconds, notes)
-
-
-def _remaining(deadline: float | None, share: float) -> float | None:
-    if deadline is None:
-        return None
-    return max(0.0, (deadline - time.perf_counter()) * share)
-
-
-def _sparse_start(opt, start: list[tuple] | None):
+def sparse_start(opt, start: list[tuple] | None):
+    """A MIP start [(variable, value), ...] as HiGHS column indices and values (None without one)."""
     if not start:
         return None
     columns = opt._pyomo_var_to_solver_var_map
@@ -111,7 +55,8 @@ def _sparse_start(opt, start: list[tuple] | None):
     return index, value
 
 
-def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max_nodes: int | None = None) -> StageOutcome:
+def run_stage(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max_nodes: int | None = None) -> StageOutcome:
+    """Solve the active objective once on the persistent HiGHS ``opt``, from ``warm`` (a sparse start or a HighsSolution)."""
     import sys
 
     if warm is not None:
@@ -138,7 +83,7 @@ def _run(opt, m, options: SolveOptions, time_limit: float | None, warm=None, max
     if live is not None:
         live.close()
         opt._solver_model.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
-    status = _status(results)
+    status = contrib_status(results)
     if status in ("optimal", "feasible"):
         results.solution_loader.load_vars()
     bound = results.objective_bound
@@ -160,9 +105,32 @@ def _attach_live_line(opt, m) -> LiveLine:
     return live
 
 
-def _values(var, n: int) -> np.ndarray:
-    out = np.zeros(n)
-    for i in range(n):
-        value = var[i].value
-        out[i] = 0.0 if value is None else value
-    return out
+class HighsStages:
+    """The HiGHS stage solver: translated once, each stage warm-started from the one before."""
+
+    name = "highs"
+    supports_node_limit = True  # SolveOptions.cost_stage_max_nodes bounds the cost stage instead of seconds
+
+    def __init__(self) -> None:
+        self.version = highs_version()
+        self._opt = None
+        self._solution = None  # the last stage's HighsSolution: the next stage's start
+
+    def prepare_start(self, m: pyo.ConcreteModel, start: list[tuple] | None) -> tuple[object, list[str], float]:
+        """Translate the model for HiGHS; return the sparse MIP start, notes and the seconds translating took."""
+        from pyomo.contrib.solver.solvers.highs import Highs
+
+        self._opt = Highs()
+        t0 = time.perf_counter()
+        self._opt.set_instance(m)
+        return sparse_start(self._opt, start), [], time.perf_counter() - t0
+
+    def continue_start(self, m: pyo.ConcreteModel) -> object:
+        """The start of the next stage: the previous stage's solution."""
+        return self._solution
+
+    def solve_stage(self, m: pyo.ConcreteModel, options: SolveOptions, time_limit_s: float | None, warm,
+                    max_nodes: int | None = None) -> tuple[StageOutcome, float]:
+        outcome = run_stage(self._opt, m, options, time_limit_s, warm=warm, max_nodes=max_nodes)
+        self._solution = self._opt._solver_model.getSolution()
+        return outcome, 0.0

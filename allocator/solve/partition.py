@@ -24,15 +24,16 @@ generation from the parts' prices and their LP plan columns.
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from allocator.executor import ExecutorOptions, run_tasks
+from allocator.executor import ExecutorOptions, run_tasks, slots
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
+from allocator.plan.extract import empty_schedule
 from allocator.solve.heuristics import (
     HeuristicPlan,
     enterprise_sequence,
@@ -114,26 +115,17 @@ def split_instance(instance: Instance, scr: Screen, parts: int) -> list[Instance
     return out
 
 
-def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
-    """Solve one part in a worker (module level, so it pickles to processes and Dask workers)."""
-    from allocator.solve.pipeline import solve_loaded
-
-    index, part, options = job
-    t0 = time.perf_counter()
-    try:
-        result = solve_loaded(part, options)
-    except Exception as error:  # noqa: BLE001 - one part failing leaves its demands to the repair pass
-        return PartResult(index, [], _empty(), "failed", 0.0, float("inf"), options.method, time.perf_counter() - t0,
-                          f"{type(error).__name__}: {error}")
-    a = result.plan.assignments
-    return PartResult(index, list(zip(a["demand_id"], a["pool_id"])), result.plan.schedule, result.status,
-                      result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0,
-                      warm=result.warm)
 
 
 def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, parts: int,
+                      solve_part: Callable[[tuple[int, Instance, SolveOptions]], PartResult],
                       executor: ExecutorOptions | None = None) -> tuple[HeuristicPlan, list[PartResult], list[str]]:
-    """Split, solve the parts in parallel, merge, repair; returns the plan, the parts and notes."""
+    """Split, solve the parts in parallel, merge, repair; returns the plan, the parts and notes.
+
+    ``solve_part`` solves one part in a worker (:func:`allocator.solve.pipeline.solve_part`, the
+    whole pipeline on the part's instance); it is module level, so it pickles to processes and
+    Dask workers.
+    """
     pieces = split_instance(instance, scr, parts)
     # each part chooses its method by its own size: an explicit --gap is the whole instance's target and
     # must not force the exact MIP onto a part too large for it (auto keeps exact when --gap is given)
@@ -147,7 +139,7 @@ def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, pa
     key = pd.MultiIndex.from_frame(scr.pairs[["demand_id", "pool_id"]])
     served = [pair for r in results for pair in r.pairs]
     chosen = key.isin(served)
-    schedule = pd.concat([r.schedule for r in results if len(r.schedule)], ignore_index=True) if served else _empty()
+    schedule = pd.concat([r.schedule for r in results if len(r.schedule)], ignore_index=True) if served else empty_schedule()
     merged = HeuristicPlan(np.asarray(chosen), schedule, [])
     notes = [f"part {r.index + 1}: {r.status} by {r.method}, value {r.served_value:,.6g}, {r.seconds:.1f} s"
              + (f" ({r.error})" if r.error else "") for r in results]
@@ -160,10 +152,5 @@ def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, pa
 
 def _waves(parts: int, executor: ExecutorOptions | None) -> int:
     """How many rounds of parts the workers (local, or the Dask cluster's threads) run one after another."""
-    from allocator.executor import slots
-
     return -(-parts // slots(executor))
 
-
-def _empty() -> pd.DataFrame:
-    return pd.DataFrame(columns=["demand_id", "pool_id", "period", "card_hours"])

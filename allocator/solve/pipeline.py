@@ -15,15 +15,18 @@ import numpy as np
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import Screen, screen
 from allocator.instance.types import Instance
-from allocator.plan.extract import extract_plan
+from allocator.plan.extract import empty_schedule, extract_plan
 from allocator.plan.reasons import refine_reasons
 from allocator.plan.writing import write_plan
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.solve.backends import solver_version
 from allocator.solve.bound import certified_bound, value_upper_bound
 from allocator.solve.exact import _best_heuristic, _exact
-from allocator.solve.heuristics import place
+from allocator.solve.heuristics import (
+    place,
+)
 from allocator.solve.options import SolveOptions
+from allocator.solve.partition import PartResult
 from allocator.solve.result import SolveResult, _Chosen, relative_gap
 
 METHODS = ("auto", "exact", "fast", "partition", "fcfs", "greedy")
@@ -146,7 +149,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     from allocator.solve.fast import FAST_DEFAULT_GAP, solve_fast
     from allocator.solve.partition import solve_partitioned
 
-    plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, options.executor)
+    plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, solve_part, options.executor)
     seconds["parts"] = time.perf_counter() - t0
     if plan.unplaced_must_serve:
         raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
@@ -171,3 +174,18 @@ def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None
     result = solve_instance(folder, options)
     result.seconds["write"] = write_plan(out, result.plan, result.summary())
     return result
+
+
+def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
+    """Solve one part in a worker (module level, so it pickles to processes and Dask workers)."""
+    index, part, options = job
+    t0 = time.perf_counter()
+    try:
+        result = solve_loaded(part, options)
+    except Exception as error:  # noqa: BLE001 - one part failing leaves its demands to the repair pass
+        return PartResult(index, [], empty_schedule(), "failed", 0.0, float("inf"), options.method, time.perf_counter() - t0,
+                          f"{type(error).__name__}: {error}")
+    a = result.plan.assignments
+    return PartResult(index, list(zip(a["demand_id"], a["pool_id"])), result.plan.schedule, result.status,
+                      result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0,
+                      warm=result.warm)

@@ -44,3 +44,15 @@ def format_progress(stage: str, seconds: float, incumbent: float, bound: float, 
 
     gap_text = "-" if not math.isfinite(gap) else f"{gap:.2%}"
     return f"{stage:<5} {seconds:7.1f} s  incumbent {num(incumbent):>12}  bound {num(bound):>12}  gap {gap_text:>8}"
+
+
+class StopAtGap:
+    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound."""
+
+    def __init__(self, bound: float, gap: float):
+        self.bound, self.gap = bound, gap
+
+    def __call__(self, callback_type, message, out, data_in, user_data) -> None:
+        incumbent = out.mip_primal_bound
+        if math.isfinite(incumbent) and self.bound - incumbent <= self.gap * abs(self.bound):
+            data_in.user_interrupt = True

@@ -88,6 +88,3 @@ class _Chosen:
     cost_bound: float | None = None
     warm: object = None
 
-
-def _empty_schedule() -> pd.DataFrame:
-    return pd.DataFrame(columns=["demand_id", "pool_id", "period", "card_hours"])

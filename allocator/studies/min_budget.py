@@ -42,7 +42,8 @@ from allocator.plan.writing import write_plan
 from allocator.problems import AllocatorError, InfeasibleInstance, NoSolution
 from allocator.solve.bound import value_upper_bound
 from allocator.solve.heuristics import place
-from allocator.solve.highs import _run, _sparse_start, highs_version, solve_model
+from allocator.solve.highs import highs_version, run_stage, sparse_start
+from allocator.solve.lexicographic import solve_model
 from allocator.solve.options import SolveOptions
 from allocator.solve.pipeline import check_must_serve
 from allocator.solve.result import SolveResult, relative_gap
@@ -287,7 +288,7 @@ def _solve_fund_stage(m: pyo.ConcreteModel, options: SolveOptions, deadline: flo
 
     opt = Highs()
     opt.set_instance(m)
-    outcome = _run(opt, m, options, _remaining(deadline), warm=_sparse_start(opt, start))
+    outcome = run_stage(opt, m, options, _remaining(deadline), warm=sparse_start(opt, start))
     return outcome, opt
 
 
@@ -297,7 +298,7 @@ def _explain_unreachable(opt, m: pyo.ConcreteModel, options: SolveOptions, deadl
     m.reach_target.deactivate()
     m.min_fund.deactivate()
     m.served_value.activate()
-    most = _run(opt, m, options, _remaining(deadline))
+    most = run_stage(opt, m, options, _remaining(deadline))
     if most.status == "infeasible":
         raise InfeasibleInstance("the instance is infeasible whatever the budget (must_serve demands cannot all be served)")
     detail = ""
