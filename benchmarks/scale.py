@@ -51,6 +51,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from allocator.files import write_text_atomic  # noqa: E402
 from benchmarks.synthetic import Size, make_instance  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,9 +94,7 @@ class Progress:
     def __call__(self, phase: str) -> None:
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"phase": phase, "since": time.time()}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps({"phase": phase, "since": time.time()}))
 
 
 def peak_mb() -> float:
@@ -529,9 +528,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.worker:  # one measurement in this (fresh) process; the result goes to a JSON file
         row = WORKERS[args.worker](args.instance, args.work, settings, Progress(args.work / f"{args.worker}.progress.json"))
-        tmp = args.work / f"{args.worker}.json.tmp"
-        tmp.write_text(json.dumps({k: _plain(v) for k, v in row.items()}), encoding="utf-8")
-        os.replace(tmp, args.work / f"{args.worker}.json")
+        write_text_atomic(args.work / f"{args.worker}.json", json.dumps({k: _plain(v) for k, v in row.items()}))
         return 0
 
     stamp = time.strftime("%Y%m%d-%H%M%S")

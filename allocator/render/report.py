@@ -33,13 +33,12 @@ unserved requests by reason; served share by latency class and by stack.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from allocator.files import write_text_atomic
 from allocator.render.figures import (
     Figures,
     _num,
@@ -87,21 +86,6 @@ def render_markdown(f: Figures) -> str:
     return "\n".join(out)
 
 
-def _write_atomic(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(content)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @dataclass
 class Written:
     html: Path
@@ -119,6 +103,6 @@ def write_report(plan_dir: Path, out: Path, instance_dir: Path | None = None) ->
     figures = compute_figures(plan, instance)
     out = Path(out)
     markdown = out.with_suffix(".md")
-    _write_atomic(out, render_html(figures))
-    _write_atomic(markdown, render_markdown(figures))
+    write_text_atomic(out, render_html(figures))
+    write_text_atomic(markdown, render_markdown(figures))
     return Written(out, markdown, folder)

@@ -55,6 +55,8 @@ from allocator.files import atomic_folder
 from allocator.instance.reading import read_instance
 from allocator.instance.schema import TABLE_BY_STEM
 from allocator.instance.types import Instance
+from allocator.instance.writing import csv_text
+from allocator.numbers import cell_text
 from allocator.problems import (
     EXIT_INVALID,
     EXIT_VIOLATED,
@@ -209,33 +211,9 @@ def _spec_columns(instance: Instance, stem: str) -> pd.DataFrame:
     return instance.tables[stem][TABLE_BY_STEM[stem].column_names].copy()
 
 
-def cell_text(value, kind: str) -> str:
-    """One cell as the reader expects it: '' for a default, 'inf', true/false, shortest exact float."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if kind == "bool":
-        return "true" if bool(value) else "false"
-    if kind in ("float", "int"):
-        x = float(value)
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        if x.is_integer() and abs(x) < 1e15:
-            return str(int(x))
-        return repr(x)
-    return str(value)
-
-
-def table_rows(df: pd.DataFrame, stem: str) -> list[list[str]]:
-    kinds = {c.name: c.type for c in TABLE_BY_STEM[stem].columns}
-    return [[cell_text(v, kinds[c]) for c, v in zip(df.columns, row)] for row in df.itertuples(index=False)]
-
-
-def csv_text(header: list[str], rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
+def table_rows(df: pd.DataFrame) -> list[list[str]]:
+    """The cells of ``df`` as instance CSV text (:func:`allocator.numbers.cell_text`)."""
+    return [[cell_text(v) for v in row] for row in df.itertuples(index=False, name=None)]
 
 
 # --------------------------------------------------------------------------- new demands
@@ -305,14 +283,14 @@ def advance_instance(instance_dir: Path, plan_dir: Path, out: Path, new_demands:
     carried = carried_demands(instance, ledger, age_priority)
     added = read_new_demands(new_demands, set(carried["demand_id"])) if new_demands is not None else None
     name = next_name(instance.name)
-    demand_rows = table_rows(carried, "demands")
+    demand_rows = table_rows(carried)
     first_new_line = len(demand_rows) + 2  # header is line 1
     if added is not None:
         demand_rows += added.rows
     texts = {
         "instance.toml": renamed_toml((instance_dir / "instance.toml").read_bytes().decode("utf-8-sig"), name),
-        "enterprises.csv": csv_text(TABLE_BY_STEM["enterprises"].column_names, table_rows(next_enterprises(instance, ledger), "enterprises")),
-        "programs.csv": csv_text(TABLE_BY_STEM["programs"].column_names, table_rows(next_programs(instance, ledger), "programs")),
+        "enterprises.csv": csv_text(TABLE_BY_STEM["enterprises"].column_names, table_rows(next_enterprises(instance, ledger))),
+        "programs.csv": csv_text(TABLE_BY_STEM["programs"].column_names, table_rows(next_programs(instance, ledger))),
         "demands.csv": csv_text(DEMAND_COLUMNS, demand_rows),
         "advance.json": json.dumps({
             "from_instance": instance.name, "from_folder": str(instance_dir.resolve()),

@@ -7,11 +7,11 @@ which demand, pool, period, center or enterprise each indexed name stands for.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 
+from allocator.files import atomic_file
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import screen
 
@@ -45,10 +45,9 @@ def export_model(instance_dir: Path, out: Path, fmt: str) -> Path:
     data = prepare(instance, screen(instance))
     model = build_model(data)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    _, symbol_map_id = model.write(str(tmp), format=fmt, io_options={"symbolic_solver_labels": True})
-    os.replace(tmp, out)
+    with atomic_file(out) as tmp:
+        _, symbol_map_id = model.write(str(tmp), format=fmt, io_options={"symbolic_solver_labels": True})
     names = out.with_name(out.name + ".names.csv")
-    name_map(model, data, model.solutions.symbol_map[symbol_map_id]).to_csv(names, index=False, lineterminator="\n")
+    with atomic_file(names) as tmp:
+        name_map(model, data, model.solutions.symbol_map[symbol_map_id]).to_csv(tmp, index=False, lineterminator="\n")
     return names

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from allocator.files import atomic_file, write_text_atomic
 from allocator.studies.bench.tasks import KNOWN_SENSES, BenchTask, Known
 
 #: bench.csv columns, in order.
@@ -108,12 +108,10 @@ def merge_rows(tasks: Sequence[BenchTask], results: dict[int, dict], known: dict
 
 def write_csv(rows: Sequence[dict], path: Path) -> None:
     """bench.csv, replaced atomically."""
-    tmp = path.with_name(f".{path.name}.partial")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
+    with atomic_file(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
         writer.writeheader()
         writer.writerows({c: _csv_cell(row.get(c)) for c in COLUMNS} for row in rows)
-    os.replace(tmp, path)
 
 
 def _csv_cell(value: object) -> object:
@@ -174,7 +172,5 @@ def write_outputs(rows: Sequence[dict], out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     csv_path, md_path = out / "bench.csv", out / "bench.md"
     write_csv(rows, csv_path)
-    tmp = md_path.with_name(f".{md_path.name}.partial")
-    tmp.write_text("# allocator bench\n\n" + markdown(rows), encoding="utf-8")
-    os.replace(tmp, md_path)
+    write_text_atomic(md_path, "# allocator bench\n\n" + markdown(rows))
     return csv_path, md_path

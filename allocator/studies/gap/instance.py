@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.instance.writing import instance_toml, write_instance_files
 from allocator.studies.gap.reading import GapMappingError, GapProblem, read_gap_file
 
 INSTANCE_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -73,27 +73,9 @@ def _check_mappable(problem: GapProblem) -> None:
         raise GapMappingError(f"capacity b[{i}] = {problem.capacity[i]} is negative")
 
 
-def _toml_string(value: str) -> str:
-    """A TOML basic string."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(ch if ch >= " " else f"\\u{ord(ch):04x}" for ch in escaped)
-    return f'"{escaped}"'
-
-
 def _instance_toml(problem: GapProblem, name: str, description: str) -> str:
     """The instance.toml text: one period of one hour, default latencies."""
-    return (
-        "schema = 1\n"
-        f"name = {_toml_string(name)}\n"
-        f"description = {_toml_string(description)}\n"
-        "\n"
-        "[horizon]\n"
-        "periods = 1\n"
-        "period_hours = 1.0\n"
-        "\n"
-        "[objective]\n"
-        "carbon_price_yuan_per_kg = 0.0\n"
-    )
+    return instance_toml(name, description, 1, 1.0, latency_classes_ms=None, intra_region_rtt_ms=None)
 
 
 def _pools(problem: GapProblem) -> pd.DataFrame:
@@ -196,26 +178,6 @@ def gap_instance_tables(
     return _instance_toml(problem, name, description), ordered
 
 
-def _cell(value: object) -> str:
-    """One CSV cell: floats round-trip exactly (repr), NaN is empty."""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (float, np.floating)):
-        return "" if math.isnan(value) else repr(float(value))
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    return str(value)
-
-
-def write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write a table as UTF-8 CSV with "\\n" line ends, deterministically."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(df.columns)
-        for row in df.itertuples(index=False, name=None):
-            writer.writerow(_cell(v) for v in row)
-
-
 def _default_name(path: Path, index: int, count: int) -> str:
     """``c10400`` for a one-problem file, ``gap1-3`` for problem 3 of gap1.txt."""
     stem = path.name.removesuffix(".txt")
@@ -249,10 +211,7 @@ def write_gap_instance(
         "allocator.gap; the minimum total bill equals the minimum GAP cost"
     )
     toml_text, tables = gap_instance_tables(problems[index - 1], name, description)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "instance.toml").write_text(toml_text, encoding="utf-8", newline="\n")
-    for stem, df in tables.items():
-        write_table(df, target / f"{stem}.csv")
+    write_instance_files(target, toml_text, tables)
     return target
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.instance.schema import TABLE_BY_STEM
+from allocator.instance.writing import instance_toml as write_toml
 from allocator.studies.generate.enterprises import (
     mark_must_serve,
     prescreen,
@@ -339,35 +340,9 @@ def ordered_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 def instance_toml(name: str, description: str, settings: dict) -> str:
     """instance.toml from parsed settings, with a new name and description."""
-    classes = settings.get("latency_classes", {"realtime": 5.0, "interactive": 20.0, "batch": math.inf})
-    lines = [
-        "schema = 1",
-        f"name = {_toml_string(name)}",
-        f"description = {_toml_string(description)}",
-        "",
-        "[horizon]",
-        f"periods = {int(settings['horizon']['periods'])}",
-        f"period_hours = {_toml_float(settings['horizon']['period_hours'])}",
-        "",
-        "[latency_classes]",
-        *(f"{k} = {_toml_float(v)}" for k, v in classes.items()),
-        "",
-        "[network]",
-        f"intra_region_rtt_ms = {_toml_float(settings.get('network', {}).get('intra_region_rtt_ms', 1.0))}",
-        "",
-        "[objective]",
-        f"carbon_price_yuan_per_kg = {_toml_float(settings.get('objective', {}).get('carbon_price_yuan_per_kg', 0.0))}",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _toml_float(value: float) -> str:
-    value = float(value)
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return repr(value)
-
-
-def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    return write_toml(
+        name, description, int(settings["horizon"]["periods"]), settings["horizon"]["period_hours"],
+        latency_classes_ms=settings.get("latency_classes", {"realtime": 5.0, "interactive": 20.0, "batch": math.inf}),
+        intra_region_rtt_ms=settings.get("network", {}).get("intra_region_rtt_ms", 1.0),
+        carbon_price_yuan_per_kg=settings.get("objective", {}).get("carbon_price_yuan_per_kg", 0.0),
+    )

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from allocator.instance.schema import TABLES
+from allocator.instance.writing import table_csv_text as instance_table_csv_text
+from allocator.instance.writing import write_instance_files
 from allocator.studies.generate.city_day import city_day
 from allocator.studies.generate.east_west import east_west
 from allocator.studies.generate.tables import InstanceTables
@@ -32,29 +31,26 @@ def bundled_instance(name: str, facts: dict) -> InstanceTables:
 
 
 
-def format_value(value: object) -> str:
-    """One CSV cell: true/false, integers as is, floats fixed-point without trailing zeros, inf, '' for missing."""
-    if value is None:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (int, np.integer)):
-        return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        x = float(value)
-        if math.isnan(x):
-            return ""
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        text = f"{x:.6f}".rstrip("0").rstrip(".")
-        return "0" if text in ("-0", "") else text
-    return str(value)
+GENERATED_DECIMALS = 6  # generated instances are written to this many decimals (fixed, reproducible bytes)
+
+
+def rounded_tables(tables: dict[str, pd.DataFrame], decimals: int = GENERATED_DECIMALS) -> dict[str, pd.DataFrame]:
+    """Every float cell rounded to ``decimals`` (how generated instances are written)."""
+    out = {}
+    for stem, df in tables.items():
+        df = df.copy()
+        for column in df.columns:
+            if pd.api.types.is_float_dtype(df[column].dtype):
+                df[column] = df[column].round(decimals)
+            elif df[column].dtype == object:
+                df[column] = df[column].map(lambda v: round(v, decimals) if isinstance(v, float) else v)
+        out[stem] = df
+    return out
 
 
 def table_csv_text(df: pd.DataFrame) -> str:
-    """The CSV text of a table, cells formatted by :func:`format_value`."""
-    cells = df.astype(object).apply(lambda col: col.map(format_value))
-    return cells.to_csv(index=False, lineterminator="\n")
+    """The CSV text of a generated table: floats to GENERATED_DECIMALS, then the one instance cell format."""
+    return instance_table_csv_text(rounded_tables({"t": df})["t"])
 
 
 def write_instance(folder: Path, inst: InstanceTables) -> list[Path]:
@@ -64,16 +60,4 @@ def write_instance(folder: Path, inst: InstanceTables) -> list[Path]:
     instance does not have are removed, so a folder always equals its instance.
     Other files (a README) are left alone.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "instance.toml"]
-    written[0].write_text(inst.toml_text, encoding="utf-8", newline="\n")
-    for table in TABLES:
-        csv_path, parquet_path = folder / f"{table.stem}.csv", folder / f"{table.stem}.parquet"
-        parquet_path.unlink(missing_ok=True)
-        if table.stem not in inst.tables:
-            csv_path.unlink(missing_ok=True)
-            continue
-        csv_path.write_text(table_csv_text(inst.tables[table.stem]), encoding="utf-8", newline="\n")
-        written.append(csv_path)
-    return written
+    return write_instance_files(folder, inst.toml_text, rounded_tables(inst.tables))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from allocator.instance.schema import TABLES
+from allocator.instance.writing import write_instance_files
 from allocator.studies.generate.apply import apply_knobs, instance_toml, ordered_tables
-from allocator.studies.generate.bundled import table_csv_text
+from allocator.studies.generate.bundled import rounded_tables
 from allocator.studies.generate.city_day import CITY_DAY_PROGRAMS, city_day
 from allocator.studies.generate.east_west import EAST_WEST_PROGRAMS, east_west
 from allocator.studies.generate.facts import load_china_facts
@@ -43,25 +43,8 @@ def generate(family: str, seed: int, knobs: Knobs = Knobs(), data_dir: Path | No
 
 def write_generated(folder: Path, generated: Generated) -> list[Path]:
     """Write instance.toml and one CSV per table; stale tables of the schema are removed."""
-    from allocator.studies.gap.instance import write_table
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = [folder / "instance.toml"]
-    written[0].write_text(generated.toml_text, encoding="utf-8", newline="\n")
-    for table in TABLES:
-        csv_path = folder / f"{table.stem}.csv"
-        (folder / f"{table.stem}.parquet").unlink(missing_ok=True)
-        if table.stem not in generated.tables:
-            csv_path.unlink(missing_ok=True)
-            continue
-        df = generated.tables[table.stem]
-        if generated.exact_floats:
-            write_table(df, csv_path)
-        else:
-            csv_path.write_text(table_csv_text(df), encoding="utf-8", newline="\n")
-        written.append(csv_path)
-    return written
+    tables = generated.tables if generated.exact_floats else rounded_tables(generated.tables)
+    return write_instance_files(folder, generated.toml_text, tables)
 
 
 def china_family(family: str, seed: int, knobs: Knobs, data_dir: Path, name: str, description: str) -> Generated:

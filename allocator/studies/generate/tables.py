@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from allocator.instance.schema import TABLE_BY_STEM
+from allocator.instance.writing import instance_toml
 from allocator.studies.generate.facts import (
     ADAPTATION_YUAN,
     COMPATIBILITY,
@@ -190,22 +190,7 @@ def program_centers_table(programs: Sequence[ProgramSpec]) -> pd.DataFrame:
 
 def toml_text(name: str, description: str, periods: int, period_hours: float, carbon_price: float) -> str:
     """instance.toml with the SPEC's default latency classes and intra-region RTT."""
-    return (
-        "schema = 1\n"
-        f"name = {json.dumps(name, ensure_ascii=False)}\n"
-        f"description = {json.dumps(description, ensure_ascii=False)}\n"
-        "\n[horizon]\n"
-        f"periods = {periods}\n"
-        f"period_hours = {float(period_hours)!r}\n"
-        "\n[latency_classes]\n"
-        "realtime = 5.0\n"
-        "interactive = 20.0\n"
-        "batch = inf\n"
-        "\n[network]\n"
-        "intra_region_rtt_ms = 1.0\n"
-        "\n[objective]\n"
-        f"carbon_price_yuan_per_kg = {float(carbon_price)!r}\n"
-    )
+    return instance_toml(name, description, periods, period_hours, carbon_price_yuan_per_kg=carbon_price)
 
 
 def _finish(inst: InstanceTables) -> InstanceTables:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.files import atomic_file, write_text_atomic
 from allocator.studies.sweep.points import (
     LINE_PARAMETERS,
     PARAMETERS,
@@ -112,7 +113,8 @@ def write_png(curves: list[Curve], context: SweepContext, path: Path) -> None:
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
-    fig.savefig(path, dpi=120)
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 
@@ -142,7 +144,8 @@ def write_html(curves: list[Curve], context: SweepContext, path: Path) -> None:
     fig.update_yaxes(title_text="served value (priority x card-hours)", row=1, col=1)
     fig.update_yaxes(title_text=marginal_title, row=1, col=2)
     fig.update_layout(title=f"{context.instance_name}: what each fund buys, optimizer vs FCFS", hovermode="closest")
-    fig.write_html(path, include_plotlyjs=True, full_html=True)
+    with atomic_file(path) as tmp:
+        fig.write_html(tmp, include_plotlyjs=True, full_html=True)
 
 
 def summary_markdown(frame: pd.DataFrame, context: SweepContext, summary: SweepSummary, curves: list[Curve]) -> str:
@@ -210,5 +213,5 @@ def write_reports(frame: pd.DataFrame, context: SweepContext, summary: SweepSumm
     paths = {"png": out / "sweep.png", "html": out / "sweep.html", "summary": out / "summary.md"}
     write_png(curves, context, paths["png"])
     write_html(curves, context, paths["html"])
-    paths["summary"].write_text(summary_markdown(frame, context, summary, curves), encoding="utf-8")
+    write_text_atomic(paths["summary"], summary_markdown(frame, context, summary, curves))
     return paths

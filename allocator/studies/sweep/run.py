@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from allocator.executor import ExecutorOptions, run_tasks
+from allocator.files import write_text_atomic
 from allocator.instance.reading import read_instance
 from allocator.instance.types import Instance
 from allocator.problems import (
@@ -272,6 +272,4 @@ def _json_round_trip(value: object) -> object:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from allocator.files import atomic_file
 from allocator.studies.sweep.points import PARAMETERS
 
 POINT_COLUMNS = ["key", *PARAMETERS, "fund_yuan"]
@@ -78,12 +79,10 @@ class SweepTable:
         return list(rows.values())
 
     def _rewrite(self, rows: list[list[str]]) -> None:
-        tmp = self.path.with_suffix(".csv.partial")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with atomic_file(self.path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(self.columns)
             writer.writerows(rows)
-        os.replace(tmp, self.path)
 
 
 def _csv_cell(value: object) -> str:

@@ -8,11 +8,12 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from allocator.instance.schema import TABLES
 from allocator.instance.types import Instance
+from allocator.instance.writing import table_csv_text
+from allocator.numbers import cell_text
 from allocator.problems import AllocatorError
 from allocator.studies.sweep.points import SweepPoint, _program_value, point_budget_yuan
 
@@ -41,7 +42,7 @@ def variant_files(files: dict[str, bytes], instance: Instance, scope: Sequence[s
         _put_table(out, "enterprises", _edit_enterprises(enterprises, instance, scope, point))
     if point.green_share is not None:
         centers = _read_table(out, "centers")
-        centers["min_green_share"] = _cell(point.green_share)
+        centers["min_green_share"] = cell_text(point.green_share)
         _put_table(out, "centers", centers)
     return out
 
@@ -59,13 +60,13 @@ def _edit_programs(programs: pd.DataFrame, instance: Instance, scope: Sequence[s
     program = programs["program_id"].str.strip()
     for g in scope:
         row = program == g
-        programs.loc[row, "budget_yuan"] = _cell(point_budget_yuan(instance, g, point, scope))
+        programs.loc[row, "budget_yuan"] = cell_text(point_budget_yuan(instance, g, point, scope))
         if point.rate is not None:
-            programs.loc[row, "rate"] = _cell(point.rate)
+            programs.loc[row, "rate"] = cell_text(point.rate)
         if point.cap_yuan is not None or point.cap_scale is not None:
             old_cap = _program_value(instance, g, "enterprise_cap_yuan")
             new_cap = point.cap_yuan if point.cap_yuan is not None else old_cap * point.cap_scale
-            programs.loc[row, "enterprise_cap_yuan"] = _cell(new_cap)
+            programs.loc[row, "enterprise_cap_yuan"] = cell_text(new_cap)
     return programs
 
 
@@ -78,13 +79,13 @@ def _edit_enterprises(enterprises: pd.DataFrame, instance: Instance, scope: Sequ
         if point.rate is not None and "rate" in enterprises:
             old = _program_value(instance, g, "rate")
             follows = mine & enterprises["rate"].map(lambda cell: _equals(cell, old))
-            enterprises.loc[follows, "rate"] = _cell(point.rate)
+            enterprises.loc[follows, "rate"] = cell_text(point.rate)
         if "cap_yuan" not in enterprises:
             continue
         if point.cap_yuan is not None:
             old = _program_value(instance, g, "enterprise_cap_yuan")
             follows = mine & enterprises["cap_yuan"].map(lambda cell: _equals(cell, old))
-            enterprises.loc[follows, "cap_yuan"] = _cell(point.cap_yuan)
+            enterprises.loc[follows, "cap_yuan"] = cell_text(point.cap_yuan)
         elif point.cap_scale is not None:
             special = mine & (enterprises["cap_yuan"].str.strip() != "")
             scaled = enterprises.loc[special, "cap_yuan"].map(lambda cell: _scaled_cell(cell, point.cap_scale))
@@ -103,14 +104,9 @@ def _equals(cell: str, value: float) -> bool:
 
 def _scaled_cell(cell: str, factor: float) -> str:
     try:
-        return _cell(float(cell) * factor)
+        return cell_text(float(cell) * factor)
     except ValueError:
         return cell  # not a number: left for validation to report
-
-
-def _cell(x: float) -> str:
-    """A number as a CSV cell, exactly (repr round-trips)."""
-    return "inf" if math.isinf(x) and x > 0 else repr(float(x))
 
 
 def _read_table(files: dict[str, bytes], stem: str) -> pd.DataFrame:
@@ -118,22 +114,14 @@ def _read_table(files: dict[str, bytes], stem: str) -> pd.DataFrame:
     if f"{stem}.csv" in files:
         frame = pd.read_csv(io.BytesIO(files[f"{stem}.csv"]), dtype=str, keep_default_na=False, encoding="utf-8-sig")
     elif f"{stem}.parquet" in files:
-        frame = pd.read_parquet(io.BytesIO(files[f"{stem}.parquet"])).map(_text_of)
+        frame = pd.read_parquet(io.BytesIO(files[f"{stem}.parquet"])).map(cell_text)
     else:
         raise AllocatorError(f"the instance has no {stem}.csv or {stem}.parquet")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
-def _text_of(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _put_table(files: dict[str, bytes], stem: str, frame: pd.DataFrame) -> None:
     """Store a modified table as CSV (a Parquet original is replaced by it)."""
     files.pop(f"{stem}.parquet", None)
-    files[f"{stem}.csv"] = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    files[f"{stem}.csv"] = table_csv_text(frame).encode("utf-8")
