@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 
@@ -34,9 +35,6 @@ class ModelData:
         return len(self.pairs)
 
 
-def remaining_cap_yuan(enterprises: pd.DataFrame) -> pd.Series:
-    """C_e = max(0, cap_yuan - subsidy_ytd_yuan) of R8."""
-    return (enterprises["cap_yuan"] - enterprises["subsidy_ytd_yuan"]).clip(lower=0.0)
 
 
 def prepare(instance: Instance, screen: Screen) -> ModelData:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 
@@ -94,7 +95,7 @@ def subsidies(instance: Instance, bill_by_enterprise: pd.Series) -> pd.DataFrame
     """Per enterprise: bill B_e, subsidy S_e = min(rate * B_e, C_e) (R8), remaining cap."""
     ent = instance.enterprises[["enterprise_id", "program_id", "rate", "cap_yuan", "subsidy_ytd_yuan"]].copy()
     ent["bill_yuan"] = ent["enterprise_id"].map(bill_by_enterprise).fillna(0.0)
-    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    remaining = remaining_cap_yuan(ent)
     ent["subsidy_yuan"] = np.minimum(ent["rate"] * ent["bill_yuan"], remaining)
     ent["cap_remaining_yuan"] = remaining - ent["subsidy_yuan"]
     return ent
@@ -199,7 +200,7 @@ def threshold_blocks_alone(pairs: pd.DataFrame, enterprises: pd.DataFrame, progr
     e = pairs["enterprise_id"]
     program = e.map(ent["program_id"])
     rate = e.map(ent["rate"]).to_numpy()
-    remaining = (e.map(ent["cap_yuan"]) - e.map(ent["subsidy_ytd_yuan"])).clip(lower=0.0).to_numpy()
+    remaining = e.map(remaining_cap_yuan(ent)).to_numpy()
     spend = e.map(ent["spend_ytd_yuan"]).to_numpy()
     mv = program.map(prog["min_voucher_yuan"]).to_numpy()
     ms = program.map(prog["min_spend_yuan"]).to_numpy()

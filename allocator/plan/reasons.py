@@ -94,6 +94,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 from allocator.plan.extract import UNSERVED_COLUMNS, Plan
@@ -127,7 +128,7 @@ def leftovers(instance: Instance, screen: Screen, plan: Plan) -> Leftovers:
     ent = ent.assign(
         bill_yuan=planned["bill_yuan"].reindex(ent.index).fillna(0.0),
         subsidy_yuan=planned["subsidy_yuan"].reindex(ent.index).fillna(0.0),
-        remaining_cap_yuan=(ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0),
+        remaining_cap_yuan=remaining_cap_yuan(ent),
     )
     programs = instance.programs.set_index("program_id")
     ent = ent.assign(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 
@@ -47,7 +48,7 @@ class _State:
         self.share = c["min_green_share"].to_numpy(dtype=float)
         ent = instance.enterprises.set_index("enterprise_id")
         self.rate = ent["rate"].to_dict()
-        self.cap_left = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0).to_dict()
+        self.cap_left = remaining_cap_yuan(ent).to_dict()
         self.spend_ytd = ent["spend_ytd_yuan"].to_dict()
         self.program_of = ent["program_id"].to_dict()
         prog = instance.programs.set_index("program_id")
@@ -187,7 +188,7 @@ def enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
     owner = first["enterprise_id"]
     bill_e = cheapest.groupby(owner).sum()
     value_e = first["value"].groupby(owner).sum()
-    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    remaining = remaining_cap_yuan(ent)
     subsidy_e = np.minimum(ent["rate"].reindex(bill_e.index) * bill_e, remaining.reindex(bill_e.index))
     per_yuan = value_e / subsidy_e.clip(lower=1e-9)
     key_e = pd.Series(demand).map(owner).map(per_yuan).to_numpy()

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.executor import ExecutorOptions, run_tasks, slots
+from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 from allocator.plan.extract import empty_schedule
@@ -88,7 +89,7 @@ def split_instance(instance: Instance, scr: Screen, parts: int) -> list[Instance
     first = scr.pairs.drop_duplicates("demand_id")
     bill_e = scr.pairs.groupby("demand_id")["bill_yuan"].max().groupby(first.set_index("demand_id")["enterprise_id"]).sum()
     ent = instance.enterprises.set_index("enterprise_id")
-    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    remaining = remaining_cap_yuan(ent)
     claim = np.minimum(ent["rate"] * bill_e.reindex(ent.index).fillna(0.0), remaining)
     claim_by = pd.DataFrame({"program_id": ent["program_id"], "part": ent.index.map(part_of), "claim": claim.to_numpy()})
     share = claim_by.pivot_table(index="program_id", columns="part", values="claim", aggfunc="sum", fill_value=0.0)

@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.files import atomic_folder
+from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.reading import read_instance
 from allocator.instance.schema import TABLE_BY_STEM
 from allocator.instance.types import Instance
@@ -168,7 +169,7 @@ def ledger_of(instance: Instance, served: pd.DataFrame) -> Ledger:
     bill = rows["card_hours"] / rows["efficiency"] * rows["price_yuan_per_card_hour"] + rows["adaptation_yuan"]
     bill_e = bill.groupby(rows["enterprise_id"]).sum()
     ent = instance.enterprises.set_index("enterprise_id")
-    remaining = (ent["cap_yuan"] - ent["subsidy_ytd_yuan"]).clip(lower=0.0)
+    remaining = remaining_cap_yuan(ent)
     bills = bill_e.reindex(ent.index).fillna(0.0)
     subsidy = np.minimum(ent["rate"] * bills, remaining)
     return Ledger(

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import math
-import tomllib
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from allocator.studies.generate.facts import INF
+from allocator.instance.reading import read_instance
+from allocator.instance.screening import screen
+from allocator.instance.writing import write_instance_files
 from allocator.studies.generate.tables import InstanceTables, ProgramSpec
 
 
@@ -78,98 +81,32 @@ def make_enterprises(
     return pd.DataFrame(rows)
 
 
-@dataclass(frozen=True)
-class _Pool:
-    pool_id: str
-    center_id: str
-    region_id: str
-    accelerator: str
-    price_yuan_per_card_hour: float
-    cards_by_period: tuple[float, ...]
-
-
 def prescreen(inst: InstanceTables) -> pd.DataFrame:
     """Per demand: the SPEC pre-screen reason ('' if some pool remains) and bills.
 
-    Follows the filter order of shared/SPEC.md (eligibility, designated center,
-    compatibility, latency, window fit) and then the enterprise-level
-    threshold test: ``below_threshold`` when even the dearest feasible pools of
-    all the enterprise's screened demands cannot reach the minimum voucher or
-    minimum spend. Returns demand_id, enterprise_id, program_id, reason,
-    min_bill_yuan and max_bill_yuan (NaN when screened out).
+    The generated tables are read and screened exactly as ``allocator solve`` reads and
+    screens an instance (:func:`allocator.instance.screening.screen`: eligibility,
+    designated center, compatibility, latency, window fit), then the enterprise-level
+    threshold test: ``below_threshold`` when even the dearest feasible pools of all the
+    enterprise's screened demands cannot reach the minimum voucher or minimum spend.
+    Returns demand_id, enterprise_id, program_id, reason, min_bill_yuan and max_bill_yuan
+    (NaN when screened out).
     """
-    cfg = tomllib.loads(inst.toml_text)
-    periods = int(cfg["horizon"]["periods"])
-    period_hours = float(cfg["horizon"]["period_hours"])
-    limits = {k: float(v) for k, v in cfg["latency_classes"].items()}
-    intra = float(cfg["network"]["intra_region_rtt_ms"])
-    t = inst.tables
-
-    rtt: dict[tuple[str, str], float] = {}
-    for a, b, ms in t["latency"][["from_region", "to_region", "rtt_ms"]].itertuples(index=False):
-        rtt[(a, b)] = float(ms)
-        rtt.setdefault((b, a), float(ms))
-
-    def rtt_ms(a: str, b: str) -> float:
-        return rtt.get((a, b), intra if a == b else INF)
-
-    pools = _pool_list(t, periods)
-    comp = {(s, a): (float(e), float(y)) for s, a, e, y in t["compatibility"].itertuples(index=False)}
-    designated: dict[str, set[str]] = {}
-    for prog, center in t["program_centers"].itertuples(index=False):
-        designated.setdefault(prog, set()).add(center)
-    program_of = dict(zip(t["enterprises"]["enterprise_id"], t["enterprises"]["program_id"]))
-    eligible = dict(zip(t["enterprises"]["enterprise_id"], t["enterprises"]["eligible"]))
-
-    rows = []
-    for d in t["demands"].itertuples(index=False):
-        prog = program_of[d.enterprise_id]
-        if not bool(eligible[d.enterprise_id]):
-            reason, bills = "ineligible_enterprise", []
-        else:
-            centers = designated.get(prog)
-            cand = [p for p in pools if centers is None or p.center_id in centers]
-            reason, bills = _screen_pools(d, cand, comp, rtt_ms, limits[d.latency_class], period_hours)
-        rows.append((d.demand_id, d.enterprise_id, prog, reason,
-                     min(bills) if bills else math.nan, max(bills) if bills else math.nan))
-    out = pd.DataFrame(rows, columns=["demand_id", "enterprise_id", "program_id", "reason",
-                                      "min_bill_yuan", "max_bill_yuan"])
-    return _threshold_reasons(out, t["enterprises"], t["programs"])
-
-
-def _pool_list(tables: dict[str, pd.DataFrame], periods: int) -> list[_Pool]:
-    region_of = dict(zip(tables["centers"]["center_id"], tables["centers"]["region_id"]))
-    cards = {p: [float(c)] * periods for p, c in zip(tables["pools"]["pool_id"], tables["pools"]["cards"])}
-    for p, period, c in tables["capacity"][["pool_id", "period", "cards"]].itertuples(index=False):
-        cards[p][int(period)] = float(c)
-    return [
-        _Pool(p.pool_id, p.center_id, region_of[p.center_id], p.accelerator,
-              float(p.price_yuan_per_card_hour), tuple(cards[p.pool_id]))
-        for p in tables["pools"].itertuples(index=False)
-    ]
-
-
-def _screen_pools(d, cand: list[_Pool], comp, rtt_ms, limit_ms: float, period_hours: float):
-    """Filters 2-5 of the SPEC on one demand's candidate pools: (reason, bills of the fits)."""
-    if not cand:
-        return "no_designated_center", []
-    cand = [p for p in cand if (d.stack, p.accelerator) in comp]
-    if not cand:
-        return "no_compatible_pool", []
-    cand = [p for p in cand if rtt_ms(d.home_region, p.region_id) <= limit_ms]
-    if not cand:
-        return "no_pool_within_latency", []
-    bills = []
-    for p in cand:
-        eff, adapt = comp[(d.stack, p.accelerator)]
-        usage = d.card_hours / eff
-        window = p.cards_by_period[int(d.release) : int(d.deadline) + 1]
-        room = sum(min(d.max_cards, c) * period_hours for c in window)
-        if room >= usage * (1 - 1e-9):
-            bills.append(usage * p.price_yuan_per_card_hour + adapt)
-    if not bills:
-        return "window_too_short", []
-    return "", bills
+    with tempfile.TemporaryDirectory(prefix="allocator-prescreen-") as tmp:
+        write_instance_files(Path(tmp), inst.toml_text, inst.tables)
+        scr = screen(read_instance(Path(tmp)))
+    demands = inst.tables["demands"][["demand_id", "enterprise_id"]]
+    program_of = dict(zip(inst.tables["enterprises"]["enterprise_id"], inst.tables["enterprises"]["program_id"]))
+    bills = scr.pairs.groupby("demand_id", sort=False)["bill_yuan"].agg(["min", "max"])
+    out = pd.DataFrame({
+        "demand_id": demands["demand_id"].to_numpy(),
+        "enterprise_id": demands["enterprise_id"].to_numpy(),
+        "program_id": demands["enterprise_id"].map(program_of).to_numpy(),
+        "reason": demands["demand_id"].map(lambda d: scr.reasons.get(d, "")).to_numpy(),
+        "min_bill_yuan": demands["demand_id"].map(bills["min"]).to_numpy(dtype=float),
+        "max_bill_yuan": demands["demand_id"].map(bills["max"]).to_numpy(dtype=float),
+    })
+    return _threshold_reasons(out, inst.tables["enterprises"], inst.tables["programs"])
 
 
 def _threshold_reasons(screen: pd.DataFrame, enterprises: pd.DataFrame, programs: pd.DataFrame) -> pd.DataFrame:
