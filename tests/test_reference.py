@@ -188,13 +188,18 @@ def test_product_bounds_and_plans_without_rates(tmp_path, method):
     assert problems == [], "\n".join(problems)
 
 
+# Disagreements already reduced to a case of their own (and tested there): left out of the sweep below.
+KNOWN = {"s202p3 fast": "cases/fast_must_serve_zero_priority"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("periods", [1, 2, 3])
 def test_product_against_reference_many(tmp_path, periods):
-    """The same comparisons on 100 instances per horizon, every method (a few minutes)."""
+    """The same comparisons on 40 instances per horizon, every method (a minute or two each)."""
     problems = []
-    for seed in range(200, 300):
-        problems += _compare(_write(tmp_path, seed, periods, False), ("exact", "fast", "greedy", "fcfs"))
+    for seed in range(200, 240):
+        found = _compare(_write(tmp_path, seed, periods, False), ("exact", "fast", "greedy", "fcfs"))
+        problems += [p for p in found if not any(p.startswith(k + ":") for k in KNOWN)]
     assert problems == [], "\n".join(problems)
 
 
@@ -241,6 +246,10 @@ HAND_CASES = {
     # Stack cuda runs only on pG, priced 0 here: bill 0, so B_e = 0 and neither the min voucher (5) nor
     # the min spend (50) applies. V = 10, K = 0, S = 0.
     "zero_bill_no_threshold": (10.0, 0.0, {"d": "pG"}, 0.0),
+    # Its own world (cases/README.md): min spend 5; must-serve d0 (priority 0) bills 4 at pD, its only pool,
+    # so d1 (3 card-hours) must join at pN (bill 3: B = 7, S = 3.5 <= 20), not at pFree (bill 0: B = 4).
+    # V = 1 x 3, K = 7.
+    "fast_must_serve_zero_priority": (3.0, 7.0, {"d0": "pD", "d1": "pN"}, 3.5),
 }
 
 
@@ -254,3 +263,12 @@ def test_hand_derived_case(case):
     assert ref.violations == []
     brute = brute_force(inst)
     assert (brute.value, brute.cost, brute.assignment) == (pytest.approx(value), pytest.approx(cost), assignment)
+
+
+def test_product_exact_on_the_fast_failure_case():
+    assert _compare(CASES / "fast_must_serve_zero_priority", ("exact",)) == []
+
+
+@pytest.mark.xfail(strict=True, reason="fast method exits with NoSolution on a feasible instance (tests/reference/cases/README.md)")
+def test_product_fast_on_the_fast_failure_case():
+    assert _compare(CASES / "fast_must_serve_zero_priority", ("fast",)) == []

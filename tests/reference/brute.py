@@ -84,7 +84,7 @@ def brute_force(folder) -> BruteResult:
     centers = list(inst.centers)
     ents = list(inst.enterprises)
     programs = list(inst.programs)
-    P, C, E, G = len(pools), len(centers), len(ents), len(programs)
+    P, C, E = len(pools), len(centers), len(ents)
 
     # options per demand: index 0 = unserved, then the pools that pass R1-R4
     options = [[None] + [p for p in pools if _pair_ok(inst, d, p)] for d in demands]
@@ -118,7 +118,7 @@ def brute_force(folder) -> BruteResult:
             served[rows, i] = True
 
     rules: dict[str, np.ndarray] = {}  # rule -> which assignments obey it
-    slack = lambda a: TOL * (1 + np.abs(a))  # noqa: E731
+    slack = lambda a: TOL * (1 + np.abs(a))
 
     # R5 capacity
     cap = np.array([inst.cards[(p, 0)] * ph for p in pools])
@@ -210,7 +210,7 @@ def _schedule_cost(inst: RefInstance, assignment: dict[str, str]) -> float | Non
             y[(d_id, t)] = h.addVariable(lb=0.0, ub=min(d.max_cards * ph, highspy.kHighsInf))
         h.addConstr(sum(y[(d_id, t)] for t in window) == d.card_hours / eff)  # R4
     cost = 0.0
-    for p_id, pool in inst.pools.items():
+    for p_id in inst.pools:
         for t in range(inst.periods):
             terms = [y[(d, t)] for d, p in assignment.items() if p == p_id and (d, t) in y]
             if terms:

@@ -145,7 +145,7 @@ def _num(v, default=None) -> float:
 
 
 def _int(v, default=None) -> int:
-    return int(round(_num(v, None if default is None else float(default))))
+    return round(_num(v, None if default is None else float(default)))
 
 
 def _bool(v, default: bool) -> bool:
