@@ -115,8 +115,8 @@ def test_evaluate_rejects_what_the_rules_forbid():
 
 def _product(folder: Path, method: str):
     """(served value, best bound, cost, assignment) of the product, or the exception's class name."""
-    from allocator.pipeline import solve_instance
-    from allocator.solving import SolveOptions
+    from allocator.solve.options import SolveOptions
+    from allocator.solve.pipeline import solve_instance
 
     logging.disable(logging.WARNING)
     try:
