@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from allocator.cli import options
 from allocator.cli.common import existing_folder as instance_folder
 from allocator.cli.common import fail, flags
 from allocator.problems import AllocatorError
@@ -50,17 +51,15 @@ def _values(text: str | None, name: str, **kwargs):
                    "scale special enterprise caps.")
 @click.option("--green-share", metavar="LIST|RANGE", default=None,
               help="min_green_share (0..1) of every center.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Local worker processes (default one per core).")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="Run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds per exact solve (and per min-budget solve).")
-@click.option("--gap", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="Relative MIP gap.")
+@options.workers()
+@options.scheduler("Run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes.")
+@options.time_limit("Seconds per exact solve (and per min-budget solve).")
+@options.gap()
 @click.option("--resume", is_flag=True, help="Keep the points already in OUTDIR/sweep.csv and solve the rest.")
 @click.option("--no-fcfs", is_flag=True, help="Solve only the optimizer (no first-come-first-served baseline).")
 @click.option("--no-min-budget", is_flag=True,
               help="Find the fund matching FCFS by interpolation on the sweep, not by a min-budget MIP.")
+@options.verbosity
 @click.pass_context
 def sweep(ctx: click.Context, instance: Path, out: Path, budget, program_id, rate, cap, green_share, workers,
           scheduler, time_limit, gap, resume, no_fcfs, no_min_budget) -> None:
@@ -84,10 +83,11 @@ def sweep(ctx: click.Context, instance: Path, out: Path, budget, program_id, rat
         program_id=program_id,
     )
     quiet = bool(flags(ctx).get("quiet"))
-    options = SweepOptions(workers=workers, scheduler=scheduler, time_limit=time_limit, gap=gap, fcfs=not no_fcfs,
-                           resume=resume, min_budget=not no_min_budget, progress=not quiet)
+    sweep_options = SweepOptions(workers=workers, scheduler=scheduler, time_limit=time_limit,
+                                 gap=options.DEFAULT_GAP if gap is None else gap, fcfs=not no_fcfs, resume=resume,
+                                 min_budget=not no_min_budget, progress=not quiet)
     try:
-        outcome = run_sweep(instance, out, axes, options)
+        outcome = run_sweep(instance, out, axes, sweep_options)
     except AllocatorError as error:
         fail(error)
     if quiet:
@@ -110,12 +110,12 @@ def sweep(ctx: click.Context, instance: Path, out: Path, budget, program_id, rat
               help="The programme whose budget is minimized (default: the only programme).")
 @click.option("-o", "--output", "plan", type=click.Path(path_type=Path), required=True,
               help="Plan folder to write; summary.json adds min_budget_yuan.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds for the whole solve.")
-@click.option("--gap", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="Relative MIP gap.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
+@options.time_limit()
+@options.gap()
+@options.threads()
 @click.option("--instance-out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write a copy of INSTANCE with the programme's budget set to the minimum found.")
+@options.verbosity
 @click.pass_context
 def min_budget(ctx: click.Context, instance: Path, target: float, program_id, plan: Path, time_limit, gap, threads,
                instance_out) -> None:
@@ -128,9 +128,10 @@ def min_budget(ctx: click.Context, instance: Path, target: float, program_id, pl
     from allocator.solve.options import SolveOptions
     from allocator.studies.min_budget import write_min_budget
 
-    options = SolveOptions(time_limit=time_limit, gap=gap, threads=threads, verbose=flags(ctx).get("verbose", 0) > 0)
+    solve_options = SolveOptions(time_limit=time_limit, gap=options.DEFAULT_GAP if gap is None else gap, threads=threads,
+                                 verbose=flags(ctx).get("verbose", 0) > 0)
     try:
-        result = write_min_budget(instance, plan, target, program_id, options, instance_out)
+        result = write_min_budget(instance, plan, target, program_id, solve_options, instance_out)
     except AllocatorError as error:
         fail(error)
     if flags(ctx).get("quiet"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from allocator.cli import options
 from allocator.cli.common import (
     MAX_PROBLEMS_SHOWN,
     existing_folder,
@@ -18,6 +19,7 @@ from allocator.problems import EXIT_VIOLATED, AllocatorError
 
 @click.command()
 @click.argument("instance", type=existing_folder)
+@options.verbosity
 def validate(instance: Path) -> None:
     """Check INSTANCE; every problem is named with file, line and column (exit 0 valid, 2 invalid)."""
     from allocator.instance.reading import read_instance
@@ -43,6 +45,7 @@ def validate(instance: Path) -> None:
 @click.command()
 @click.argument("instance", type=existing_folder)
 @click.argument("plan", type=existing_folder)
+@options.verbosity
 def check(instance: Path, plan: Path) -> None:
     """Re-check every rule R1-R10 on PLAN, independently of the solver (exit 0 valid, 1 violated)."""
     from allocator.check import check_plan

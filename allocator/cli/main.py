@@ -7,12 +7,11 @@ Each command (or family of commands) is its own module; this one is only the gro
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from allocator.cli.budget import min_budget, sweep
 from allocator.cli.instance import check, validate
+from allocator.cli.options import apply_logging
 from allocator.cli.plans import advance, report
 from allocator.cli.research import bench, export, generate, import_gap
 from allocator.cli.solve import solve
@@ -25,9 +24,7 @@ from allocator.cli.solve import solve
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Allocate a compute-subsidy fund: which requests are approved, and where and when each runs."""
-    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
-    logging.getLogger("pyomo").setLevel(logging.ERROR)
+    apply_logging(verbose, quiet)
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 

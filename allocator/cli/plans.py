@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from allocator.cli import options
 from allocator.cli.common import fail, folder, invalid
 from allocator.problems import AllocatorError
 
@@ -16,6 +17,7 @@ from allocator.problems import AllocatorError
               help="The plan's instance folder (default: found from summary.json, checked by its sha256).")
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
               show_default=True, help="HTML file to write; the Markdown summary goes beside it (.md).")
+@options.verbosity
 def report(plan: Path, instance: Path | None, out: Path) -> None:
     """Write a self-contained HTML report of PLAN and a Markdown summary beside it."""
     from allocator.render.report import write_report
@@ -40,6 +42,7 @@ def report(plan: Path, instance: Path | None, out: Path) -> None:
               help="CSV with demands.csv columns: the next day's new requests.")
 @click.option("--age-priority", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Multiply the priority of every carried-over request by FACTOR.")
+@options.verbosity
 def advance(instance: Path, plan: Path, out: Path, new_demands: Path | None, age_priority: float | None) -> None:
     """Write tomorrow's instance: INSTANCE with PLAN's subsidies and bills booked, served requests removed."""
     from allocator.studies.advance import advance_instance

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from allocator.cli import options
 from allocator.cli.common import existing_folder, fail
 from allocator.cli.common import invalid as _invalid
 from allocator.cli.common import quiet as _quiet
@@ -50,6 +51,7 @@ def _mix(ctx, param, value: str | None):
 @click.option("--latency-mix", callback=_mix, help="Latency class shares, e.g. realtime=0.2,interactive=0.3,batch=0.5.")
 @click.option("--must-serve-share", type=click.FloatRange(min=0, max=1), help="Share of demands that must be served.")
 @click.pass_context
+@options.verbosity
 def generate(ctx: click.Context, family: str, out: Path, seed: int, name: str | None, data_dir: Path | None,
              **knob_values) -> None:
     """Write a seeded instance of FAMILY (city, east-west, gap-like) to a folder; same seed and knobs, same bytes."""
@@ -84,17 +86,18 @@ def _names(text: str, known: tuple[str, ...], what: str) -> tuple[str, ...]:
               help="Folder for bench.csv, bench.md and the plans.")
 @click.option("--solver", "solvers", default="highs", show_default=True, help="Comma-separated: highs, scip, cbc.")
 @click.option("--method", "methods", default="exact", show_default=True, help="Comma-separated: exact, fcfs, greedy.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds per run.")
-@click.option("--gap", type=click.FloatRange(min=0), default=1e-4, show_default=True, help="Relative MIP gap.")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="Solver threads per run.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Local worker processes (default one per core).")
-@click.option("--scheduler", default=None, help="Address of a running Dask scheduler (instead of local workers).")
+@options.time_limit("Seconds per run.")
+@options.gap()
+@options.threads(default=1, help="Solver threads per run (runs go in parallel, one per worker).")
+@options.workers()
+@options.scheduler("Address of a running Dask scheduler (instead of local workers).")
 @click.option("--known", "known_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="known.csv (instance, objective, sense); a known.csv beside the instances is read anyway.")
 @click.option("--gap-file", "gap_files", multiple=True, metavar="FILE[:N]",
               help="OR-Library GAP file and problem numbers (1, 1-4, 1,3); imported to OUTPUT/instances with known.csv.")
 @click.option("--check/--no-check", default=True, show_default=True, help="Re-check every plan with `allocator check`.")
 @click.pass_context
+@options.verbosity
 def bench(ctx: click.Context, instances: tuple[Path, ...], out: Path, solvers: str, methods: str, time_limit, gap,
           threads, workers, scheduler, known_files, gap_files, check: bool) -> None:
     """Run every INSTANCE x solver x method and write OUTPUT/bench.csv and OUTPUT/bench.md."""
@@ -104,7 +107,8 @@ def bench(ctx: click.Context, instances: tuple[Path, ...], out: Path, solvers: s
     from allocator.studies.bench.tasks import METHODS, BenchSettings
 
     settings = BenchSettings(solvers=_names(solvers, SOLVERS, "solver"), methods=_names(methods, METHODS, "method"),
-                             time_limit_s=time_limit, gap=gap, threads=threads, check=check)
+                             time_limit_s=time_limit, gap=options.DEFAULT_GAP if gap is None else gap, threads=threads,
+                             check=check)
     folders = list(instances)
     try:
         if gap_files:
@@ -143,6 +147,7 @@ def _print_bench_summary(rows: list[dict], out: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--index", type=click.IntRange(min=1), default=1, show_default=True, help="1-based problem in the file.")
 @click.option("-o", "--output", "out", type=click.Path(path_type=Path), required=True)
+@options.verbosity
 def import_gap(file: Path, index: int, out: Path) -> None:
     """Convert an OR-Library / Yagiura generalized assignment FILE into a SPEC instance."""
     from allocator.studies.gap.instance import write_gap_instance
@@ -160,6 +165,7 @@ def import_gap(file: Path, index: int, out: Path) -> None:
 @click.argument("instance", type=existing_folder)
 @click.option("--format", "fmt", type=click.Choice(["mps", "lp"]), default="mps", show_default=True)
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@options.verbosity
 def export(instance: Path, fmt: str, out: Path) -> None:
     """Write the model of INSTANCE (stage 1: maximize served value) as an MPS or LP file."""
     from allocator.studies.export import export_model

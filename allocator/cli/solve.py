@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from allocator.cli import options
 from allocator.cli.common import existing_folder, fail
 from allocator.problems import AllocatorError
 
@@ -14,10 +15,10 @@ from allocator.problems import AllocatorError
 @click.command()
 @click.argument("instance", type=existing_folder)
 @click.option("-o", "--output", "plan", type=click.Path(path_type=Path), required=True, help="Plan folder to write.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds for the whole solve.")
-@click.option("--gap", type=click.FloatRange(min=0), default=None,
-              help="Relative MIP gap [default: 1e-4]; given, it keeps the exact MIP under --method auto.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
+@options.time_limit()
+@options.gap(f"Relative gap, a stopping target [default: {options.DEFAULT_GAP:g}]; given, it keeps the exact MIP "
+             "under --method auto.")
+@options.threads()
 @click.option("--solver", type=click.Choice(["highs", "scip", "cbc"]), default="highs", show_default=True,
               help="MIP solver: highs, or scip / cbc where installed.")
 @click.option("--method", type=click.Choice(["auto", "exact", "fast", "partition", "fcfs", "greedy"]), default="auto",
@@ -25,10 +26,9 @@ from allocator.problems import AllocatorError
               help="auto (exact MIP up to 20,000 model columns, fast above), exact, fast (LP bound, rounding, "
                    "restricted MIP), partition (parts by enterprise in parallel), or the baselines fcfs and greedy.")
 @click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True, help="--method partition: parts.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="--method partition: local worker processes [default: one per core].")
-@click.option("--scheduler", default=None, metavar="ADDRESS",
-              help="--method partition: solve the parts on this Dask scheduler (e.g. tcp://10.0.0.5:8786).")
+@options.workers("--method partition: local worker processes [default: one per core].")
+@options.scheduler("--method partition: solve the parts on this Dask scheduler (e.g. tcp://10.0.0.5:8786).")
+@options.verbosity
 @click.pass_context
 def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, method, parts, workers, scheduler) -> None:
     """Solve INSTANCE and write the plan folder PLAN (exit 3 infeasible, 4 no solution)."""
@@ -37,12 +37,12 @@ def solve(ctx, instance: Path, plan: Path, time_limit, gap, threads, solver, met
     from allocator.solve.pipeline import solve_and_write
 
     executor = ExecutorOptions(workers=workers, scheduler=scheduler, progress=False, description="parts")
-    options = SolveOptions(time_limit=time_limit, gap=1e-4 if gap is None else gap, gap_given=gap is not None,
+    solve_options = SolveOptions(time_limit=time_limit, gap=options.DEFAULT_GAP if gap is None else gap, gap_given=gap is not None,
                            threads=threads, solver=solver, method=method, parts=parts, executor=executor,
                            verbose=ctx.obj["verbose"] > 0,
                            progress=not ctx.obj["quiet"] and sys.stderr.isatty())
     try:
-        result = solve_and_write(instance, plan, options)
+        result = solve_and_write(instance, plan, solve_options)
     except AllocatorError as error:
         fail(error)
     if not ctx.obj["quiet"]:
