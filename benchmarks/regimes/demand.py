@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.regimes.knobs import HUBS, NATIONAL, NATIONAL_FUND_YUAN_PER_DEMAND, TEMPLATES, Knobs, ProgramTemplate
-from benchmarks.synthetic import ACCELERATORS, LATENCY_MIX, STACK_MIX, _ids, _pick
+from benchmarks.regimes.network import rtt_between
+from benchmarks.synthetic import ACCELERATORS, LATENCY_CLASSES_MS, LATENCY_MIX, STACK_MIX, _ids, _pick
 
 EAST = [h[0] for h in HUBS if not h[3]]
 WEST = [h[0] for h in HUBS if h[3]]
@@ -40,7 +41,7 @@ def designated(rng: np.random.Generator, templates: tuple[ProgramTemplate, ...],
         if t.designated_share is None:
             continue
         pool = np.flatnonzero(western) if t.western_only and western.any() else np.arange(len(centers))
-        k = max(1, int(round(t.designated_share * len(pool))))
+        k = max(min(2, len(pool)), int(round(t.designated_share * len(pool))))  # at least two centers where there are
         bias = np.where(centers["region_id"].iloc[pool].to_numpy() == t.home, 3.0, 1.0)
         chosen = set(rng.choice(pool, size=k, replace=False, p=bias / bias.sum()).tolist())
         home = np.flatnonzero(centers["region_id"].to_numpy() == t.home)
@@ -196,20 +197,44 @@ def fit_sizes(shape: np.ndarray, upper: np.ndarray, total: float) -> np.ndarray:
     return np.minimum(hi * shape, upper)
 
 
-def size_demands(
-    rng_ratio: float, demands: pd.DataFrame, shape: np.ndarray, cards: np.ndarray, period_hours: float
-) -> tuple[np.ndarray, float]:
-    """Card-hours for every demand: ``rng_ratio`` times the card-hours on offer, as far as the demands can hold.
+def usable_cards(demands: pd.DataFrame, program: np.ndarray, program_centers: pd.DataFrame, pools: pd.DataFrame,
+                 centers: pd.DataFrame, compat: pd.DataFrame, cards: np.ndarray) -> np.ndarray:
+    """Per demand: the cards of a big pool it may use (designated, compatible, within latency; the 90th
+    percentile of those pools' mean cards, their maximum below 10 pools); NaN where it may use none."""
+    per_pool = cards.mean(axis=1)
+    designated = program_centers.groupby("program_id")["center_id"].apply(set).to_dict()
+    runs = compat.groupby("stack")["accelerator"].apply(set).to_dict()
+    region = pools["center_id"].map(centers.set_index("center_id")["region_id"]).to_numpy()
+    center = pools["center_id"].to_numpy()
+    acc = pools["accelerator"].to_numpy()
+    keys = list(zip(program, demands["stack"], demands["home_region"], demands["latency_class"]))
+    big: dict[tuple, float] = {}
+    for key in set(keys):
+        g, stack, home, klass = key
+        ok = np.array([
+            a in runs.get(stack, ()) and (g not in designated or c in designated[g])
+            and rtt_between(home, r) <= LATENCY_CLASSES_MS[klass]
+            for a, c, r in zip(acc, center, region)
+        ], dtype=bool)
+        usable = per_pool[ok]
+        big[key] = (float(np.quantile(usable, 0.9)) if len(usable) >= 10 else float(usable.max())) if len(usable) else math.nan
+    return np.array([big[k] for k in keys])
 
-    A demand holds at most 80 % of what a big pool (90th percentile of the pools' cards;
-    the biggest pool below 10 pools) runs in its window. Returns (card_hours, ratio used).
+
+def size_demands(
+    ratio: float, demands: pd.DataFrame, shape: np.ndarray, cards: np.ndarray, big: np.ndarray, period_hours: float
+) -> tuple[np.ndarray, float]:
+    """Card-hours for every demand: ``ratio`` times the card-hours on offer, as far as the demands can hold.
+
+    A demand holds at most 80 % of what a big pool it may use (``big``, see :func:`usable_cards`;
+    of all pools where it may use none) runs in its window. Returns (card_hours, ratio used).
     """
     per_pool = cards.mean(axis=1)
-    big = float(np.quantile(per_pool, 0.9)) if len(per_pool) >= 10 else float(per_pool.max())
+    fallback = float(np.quantile(per_pool, 0.9)) if len(per_pool) >= 10 else float(per_pool.max())
     length = (demands["deadline"] - demands["release"] + 1).to_numpy()
-    upper = 0.8 * big * period_hours * length
+    upper = 0.8 * np.where(np.isnan(big), fallback, big) * period_hours * length
     capacity = float(cards.sum()) * period_hours
-    ratio = min(rng_ratio, 0.85 * upper.sum() / capacity)
+    ratio = min(ratio, 0.85 * upper.sum() / capacity)
     return fit_sizes(shape, upper, ratio * capacity), ratio
 
 

@@ -62,22 +62,26 @@ def generate(regime: str, n_demands: int, n_pools: int, periods: int = 1, seed: 
 
     ratio_drawn = math.exp(rng.uniform(*np.log(knobs.demand_ratio)))
     cards = net.capacity_matrix(pools, pd.DataFrame(columns=["pool_id", "period", "cards"]), periods)
+    program_of = demands["enterprise_id"].map(enterprises.set_index("enterprise_id")["program_id"]).to_numpy()
+    big = dm.usable_cards(demands, program_of, program_centers, pools, centers, compat, cards)
     if knobs.threshold_requests is not None:  # scale cards (and with them card-hours) to the programmes' thresholds
         reach = dm.threshold_bills(knobs, templates)
         program = demands["enterprise_id"].map(enterprises.set_index("enterprise_id")["program_id"])
         t_d = program.map(reach).to_numpy(dtype=float)
         shape = shape * t_d / math.exp(np.log(list(reach.values())).mean())
-        ch, _ = dm.size_demands(ratio_drawn, demands, shape, cards, period_hours)
+        ch, _ = dm.size_demands(ratio_drawn, demands, shape, cards, big, period_hours)
         relative = dm.estimated_bills(demands.assign(card_hours=ch), pools, compat) / t_d
         bound = program.isin([t.program_id for g, t in enumerate(templates) if knobs.programs[g].thresholds]).to_numpy().copy()
         bound &= dm.servable(demands, program.to_numpy(), program_centers, pools, compat)
         if not bound.any():
             bound[:] = True
         k = int(rng.integers(knobs.threshold_requests[0], knobs.threshold_requests[1] + 1))
-        pools["cards"] = np.maximum(1.0, np.round(pools["cards"] / dm.top_k_median(relative[bound], demands["enterprise_id"].to_numpy()[bound], k)))
+        factor = 1.0 / dm.top_k_median(relative[bound], demands["enterprise_id"].to_numpy()[bound], k)
+        pools["cards"] = np.maximum(1.0, np.round(pools["cards"] * factor))
+        big = big * factor
     capacity = net.maintenance(rng, pools, periods)
     cards = net.capacity_matrix(pools, capacity, periods)
-    ch, ratio = dm.size_demands(ratio_drawn, demands, shape, cards, period_hours)
+    ch, ratio = dm.size_demands(ratio_drawn, demands, shape, cards, big, period_hours)
     demands = _card_limits(demands, ch, period_hours)
 
     bills = dm.estimated_bills(demands, pools, compat)
