@@ -7,7 +7,6 @@ Every property is recomputed here from the written instance (read back with
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 
@@ -16,7 +15,13 @@ import pandas as pd
 import pytest
 
 from allocator.reading import read_instance
-from benchmarks.regimes import REGIMES, generate, make_regime_instance, make_sized, size_named
+from benchmarks.regimes import (
+    REGIMES,
+    generate,
+    make_regime_instance,
+    make_sized,
+    size_named,
+)
 from benchmarks.regimes.family import write
 
 LIMIT_MS = {"realtime": 5.0, "interactive": 20.0, "batch": math.inf}
@@ -113,7 +118,7 @@ def thresholds_alone(inst) -> tuple[float, float]:
         r = ent.loc[e]
         mv, ms = prog.at[r["program_id"], "min_voucher_yuan"], prog.at[r["program_id"], "min_spend_yuan"]
 
-        def passes(b: float) -> bool:
+        def passes(b: float, r=r, mv=mv, ms=ms) -> bool:
             return b > 0 and min(r["rate"] * b, r["remaining"]) >= mv and r["spend_ytd"] + b >= ms
 
         blocked += [not passes(b) for b in rows["dearest"]]
@@ -364,3 +369,19 @@ def test_national_day_matches_the_issue(written):
     assert np.isfinite(inst.centers["grid_kwh_cap"]).mean() >= 0.6
     blocked, needed = thresholds_alone(inst)
     assert blocked >= 0.3 and needed >= 2  # the 3,000 yuan minimum spend binds for most enterprises
+
+
+def test_write_command_writes_the_named_size(tmp_path):
+    from benchmarks.regimes.run import main
+
+    assert main(["write", "--regime", "threshold", "--size", "tiny", "--seed", "2", "-o", str(tmp_path / "cli")]) == 0
+    assert _digest(tmp_path / "cli") == _digest(make_sized(tmp_path / "py", "threshold", "tiny", 2))
+
+
+def test_table_row_reads_a_measured_row():
+    from benchmarks.regimes.run import row_text
+
+    row = {"regime": "fund", "size": "1000x1", "method": "exact", "value": 16468.2, "bound": 16470.0, "gap_pct": 0.011,
+           "wall_s": 23.04, "peak_mb": 298.4, "check": "valid", "violations": 0, "alone_value": None,
+           "alone_bound": 16500.0, "alone_s": 20.1, "alone_s_to_our_value": None}
+    assert row_text(row) == "| fund | 1000x1 | exact | 16,468 | 16,470 | 0.01 | 23.0 | 298 | valid | no plan | 16,500 | never in 20 s |"

@@ -7,7 +7,12 @@ regimes (:data:`REGIMES`) and the size ladder (:data:`SIZES`, plus ``tiny``), an
 each (regime, size). See benchmarks/README.md.
 """
 
-from benchmarks.regimes.family import Generated, generate, make_regime_instance, make_sized
+from benchmarks.regimes.family import (
+    Generated,
+    generate,
+    make_regime_instance,
+    make_sized,
+)
 from benchmarks.regimes.knobs import REGIMES, SIZES, Size, size_named
 
 __all__ = ["REGIMES", "SIZES", "Generated", "Size", "generate", "make_regime_instance", "make_sized", "size_named"]

@@ -21,9 +21,23 @@ import math
 import numpy as np
 import pandas as pd
 
-from benchmarks.regimes.knobs import HUBS, NATIONAL, NATIONAL_FUND_YUAN_PER_DEMAND, TEMPLATES, Knobs, ProgramTemplate
+from benchmarks.regimes.knobs import (
+    HUBS,
+    NATIONAL,
+    NATIONAL_FUND_YUAN_PER_DEMAND,
+    TEMPLATES,
+    Knobs,
+    ProgramTemplate,
+)
 from benchmarks.regimes.network import rtt_between
-from benchmarks.synthetic import ACCELERATORS, LATENCY_CLASSES_MS, LATENCY_MIX, STACK_MIX, _ids, _pick
+from benchmarks.synthetic import (
+    ACCELERATORS,
+    LATENCY_CLASSES_MS,
+    LATENCY_MIX,
+    STACK_MIX,
+    _ids,
+    _pick,
+)
 
 EAST = [h[0] for h in HUBS if not h[3]]
 WEST = [h[0] for h in HUBS if h[3]]
@@ -41,7 +55,7 @@ def designated(rng: np.random.Generator, templates: tuple[ProgramTemplate, ...],
         if t.designated_share is None:
             continue
         pool = np.flatnonzero(western) if t.western_only and western.any() else np.arange(len(centers))
-        k = max(min(2, len(pool)), int(round(t.designated_share * len(pool))))  # at least two centers where there are
+        k = max(min(2, len(pool)), round(t.designated_share * len(pool)))  # at least two centers where there are
         bias = np.where(centers["region_id"].iloc[pool].to_numpy() == t.home, 3.0, 1.0)
         chosen = set(rng.choice(pool, size=k, replace=False, p=bias / bias.sum()).tolist())
         home = np.flatnonzero(centers["region_id"].to_numpy() == t.home)

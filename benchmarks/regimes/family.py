@@ -13,7 +13,11 @@ from benchmarks.regimes import demand as dm
 from benchmarks.regimes import network as net
 from benchmarks.regimes.knobs import REGIMES, Knobs, Size, knobs_for, size_named
 from benchmarks.regimes.witness import Witness, must_serve
-from benchmarks.synthetic import ACCELERATORS, CARBON_PRICE_YUAN_PER_KG, LATENCY_CLASSES_MS
+from benchmarks.synthetic import (
+    ACCELERATORS,
+    CARBON_PRICE_YUAN_PER_KG,
+    LATENCY_CLASSES_MS,
+)
 
 DEMAND_COLUMNS = ["demand_id", "enterprise_id", "home_region", "stack", "latency_class", "card_hours", "max_cards",
                   "release", "deadline", "priority", "must_serve"]

@@ -52,7 +52,7 @@ def must_serve(
     witness = Witness()
     if not any(v > 0 for v in shares.values()):
         return flags, witness
-    n_p, periods = cards.shape
+    n_p = cards.shape[0]
     center_index = {c: i for i, c in enumerate(centers["center_id"])}
     pool_center = pools["center_id"].map(center_index).to_numpy()
     kw = pools["kw_per_card"].to_numpy(dtype=float)
@@ -126,9 +126,8 @@ def must_serve(
         spend_ytd = float(row["spend_ytd_yuan"])
         placed: list[tuple[int, int, list[tuple[int, float]], float]] = []  # (demand, pool, [(t, ch)], bill)
 
-        def meets(bill: float) -> bool:
-            return (bill > 0 and min(rate * bill, remaining_cap) >= min_voucher + MARGIN
-                    and spend_ytd + bill >= min_spend + MARGIN)
+        def meets(bill: float, rate=rate, cap=remaining_cap, mv=min_voucher, ms=min_spend, ytd=spend_ytd) -> bool:
+            return bill > 0 and min(rate * bill, cap) >= mv + MARGIN and ytd + bill >= ms + MARGIN
 
         bill_e = 0.0
         for d in rng.permutation(by_enterprise[e]):
