@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocator.reading import read_instance
+from allocator.instance.reading import read_instance
 from benchmarks.regimes import (
     REGIMES,
     generate,
@@ -179,10 +179,10 @@ def written(tmp_path_factory):
 
 def witness_violations(gen, folder: Path, plan_dir: Path) -> list[str]:
     """``allocator check`` on the generator's witness plan: serve exactly the placed must-serve demands."""
-    from allocator.check import check_plan
-    from allocator.plan import extract_plan
-    from allocator.screening import screen
-    from allocator.writing import write_plan
+    from allocator.check.run import check_plan
+    from allocator.instance.screening import screen
+    from allocator.plan.extract import extract_plan
+    from allocator.plan.writing import write_plan
 
     inst = read_instance(folder)
     sc = screen(inst)
