@@ -15,10 +15,73 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
+import socket
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+
+from allocator.problems import AllocatorError
+
+SCHEDULER_TIMEOUT_S = 10.0  # connecting to a Dask scheduler, and waiting for its first message
+_ADDRESS = re.compile(r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(?P<port>\d{1,5})$")
+_MAX_HANDSHAKE_BYTES = 1 << 20  # a Dask handshake is a few hundred bytes
+
+
+class SchedulerUnavailable(AllocatorError):
+    """--scheduler is not an address, cannot be reached, or does not speak Dask (exit 2)."""
+
+
+def parse_scheduler_address(address: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of ``tcp://HOST:PORT`` (or ``HOST:PORT``, ``tls://HOST:PORT``)."""
+    match = _ADDRESS.match(address.strip())
+    port = int(match["port"]) if match else 0
+    if not match or not 0 < port < 65536:
+        raise SchedulerUnavailable(f"--scheduler '{address}' is not an address: give tcp://HOST:PORT "
+                                   "(e.g. tcp://10.0.0.5:8786)")
+    return match["scheme"] or "tcp", match["host"].strip("[]"), port
+
+
+def probe_scheduler(address: str, timeout_s: float = SCHEDULER_TIMEOUT_S) -> str:
+    """Check that a Dask scheduler answers at ``address`` before a client is opened; return the address.
+
+    A Dask comm starts with each side sending its handshake: an 8-byte little-endian length,
+    then that many bytes of msgpack naming ``pickle-protocol``. A peer that cannot be reached
+    within ``timeout_s``, says nothing, or sends anything else is refused with one message,
+    so a client never waits on it or reads a garbage length as a frame size.
+    """
+    scheme, host, port = parse_scheduler_address(address)
+    where = f"the Dask scheduler at {address}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            if scheme == "tls":
+                return address  # the TLS handshake comes first: reachable is all we can say
+            sock.settimeout(timeout_s)
+            head = _receive(sock, 8)
+            (length,) = struct.unpack("<Q", head) if len(head) == 8 else (0,)
+            if not 0 < length <= _MAX_HANDSHAKE_BYTES:
+                raise SchedulerUnavailable(f"{where} does not speak Dask (its first message is not a Dask handshake)")
+            if b"pickle-protocol" not in _receive(sock, length):
+                raise SchedulerUnavailable(f"{where} does not speak Dask (no Dask handshake)")
+    except SchedulerUnavailable:
+        raise
+    except TimeoutError:
+        raise SchedulerUnavailable(f"{where} did not answer within {timeout_s:g} s (is it a Dask scheduler?)") from None
+    except OSError as error:
+        raise SchedulerUnavailable(f"cannot reach {where} within {timeout_s:g} s: {error.strerror or error}") from None
+    return address
+
+
+def _receive(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(min(n - len(data), 65536))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 @dataclass(frozen=True)
@@ -39,10 +102,11 @@ def slots(options: ExecutorOptions | None) -> int:
     options = options or ExecutorOptions()
     if not options.scheduler:
         return max(1, options.workers or default_workers())
+    probe_scheduler(options.scheduler)
     try:
         from distributed import Client
 
-        with Client(options.scheduler, timeout=10) as client:
+        with Client(options.scheduler, timeout=SCHEDULER_TIMEOUT_S) as client:
             return max(1, sum(client.nthreads().values()))
     except Exception:  # noqa: BLE001 - any failure to ask means: assume one at a time
         return 1
@@ -95,7 +159,8 @@ def _run_local(fn, items, options: ExecutorOptions, bar) -> Iterator[tuple[int, 
 def _run_dask(fn, items, options: ExecutorOptions, bar) -> Iterator[tuple[int, Any]]:
     from distributed import Client, as_completed
 
-    with Client(options.scheduler) as client:
+    probe_scheduler(options.scheduler)
+    with Client(options.scheduler, timeout=SCHEDULER_TIMEOUT_S) as client:
         futures = client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         total_workers = max(1, len(client.scheduler_info().get("workers", {})))

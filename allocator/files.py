@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from allocator.problems import AllocatorError
+from allocator.problems import AllocatorError, Interrupted
 
 OWNER_MARK = {"written_by": "allocator"}  # in every summary.json this tool writes
 SUMMARY_FILE = "summary.json"
@@ -150,10 +150,10 @@ def _umask() -> int:
 
 @contextmanager
 def _sigterm_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt while writing, so cleanup runs."""
+    """Turn SIGTERM into :class:`allocator.problems.Interrupted` while writing, so cleanup runs."""
 
     def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Interrupted(signum)
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
@@ -228,10 +228,28 @@ def atomic_folder(target: Path) -> Iterator[Path]:
 
 
 def write_summary(folder: Path, summary: dict) -> Path:
-    """summary.json of a folder this tool writes, with the owner mark first."""
-    path = Path(folder) / SUMMARY_FILE
-    path.write_text(json.dumps({**OWNER_MARK, **summary}, indent=2) + "\n", encoding="utf-8")
-    return path
+    """summary.json of a folder this tool writes (atomically), with the owner mark first."""
+    return write_text_atomic(Path(folder) / SUMMARY_FILE, json.dumps({**OWNER_MARK, **summary}, indent=2) + "\n")
+
+
+def start_incremental_folder(target: Path, inputs: Sequence[Path], resume: bool, kind: str) -> Path:
+    """The folder of an output written as it goes (a sweep, a bench, a year), ready to write into.
+
+    Checked like every output (:func:`claim_output_folder`). With ``resume`` an existing folder
+    of ours is continued; without it, it is replaced by an empty one (the old one is moved
+    aside under a hidden name and deleted). A summary.json with ``"status": "running"`` is
+    written first, so an interrupted run leaves a folder this tool owns and can resume.
+    """
+    resolved = claim_output_folder(target, inputs, f"{kind} folder")
+    if resolved.exists() and any(resolved.iterdir()) and not resume:
+        remove_stale_temps(resolved)
+        aside = Path(tempfile.mkdtemp(prefix=_temp_prefix(resolved), suffix=OLD_SUFFIX, dir=resolved.parent))
+        os.rename(resolved, aside / "previous")
+        shutil.rmtree(aside, ignore_errors=True)
+    resolved.mkdir(parents=True, exist_ok=True)
+    if not is_ours(resolved):
+        write_summary(resolved, {"kind": kind, "status": "running"})
+    return resolved
 
 
 def file_digest(path: Path) -> str:

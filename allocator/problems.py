@@ -67,3 +67,25 @@ class NoSolution(AllocatorError):
     """The solver found no plan within the limits."""
 
     exit_code = EXIT_NO_SOLUTION
+
+
+class PlanFailedCheck(NoSolution):
+    """The plan a method returned broke a rule in the independent check: it is not written (exit 4)."""
+
+    def __init__(self, violations: list[str]):
+        self.violations = violations
+        shown = "\n  ".join(violations[:10]) + (f"\n  ... and {len(violations) - 10} more" if len(violations) > 10 else "")
+        super().__init__(f"the plan failed the independent check and was not written ({len(violations)} violation(s)):\n  {shown}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) as an exception: the command stops, nothing is written (exit 128 + signal).
+
+    A KeyboardInterrupt, so that no ``except Exception`` on the way swallows it and every
+    ``finally`` (temporary folders) runs.
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by signal {signum}: nothing was written")

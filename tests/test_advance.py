@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from allocator.cli.plans import advance
+from allocator.files import OutputRefused
 from allocator.instance.reading import read_instance
 from allocator.problems import InvalidInstance
 from allocator.studies.advance import (
@@ -111,7 +112,7 @@ def test_one_day_books_the_plan_and_carries_the_rest(day0, tmp_path):
     assert raw["deadline"].isna().all()  # written empty: "the last period"
     for name in ("regions.csv", "latency.csv", "centers.csv", "pools.csv", "compatibility.csv", "program_centers.csv"):
         assert (tmp_path / "next" / name).read_bytes() == (day0.instance_dir / name).read_bytes()
-    provenance = json.loads((tmp_path / "next" / "advance.json").read_text())
+    provenance = json.loads((tmp_path / "next" / "summary.json").read_text())
     assert provenance["from_instance"] == "test" and provenance["age_priority"] == 1.5
 
 
@@ -170,11 +171,18 @@ def test_a_plan_of_another_instance_is_refused(day0, solve_spec, tmp_path):
 
 @pytest.mark.component
 def test_an_existing_folder_is_replaced_whole(day0, tmp_path):
+    """A next-day folder this tool wrote is replaced whole; a folder it did not write is refused, untouched."""
     out = tmp_path / "next"
-    out.mkdir()
+    advance_instance(day0.instance_dir, day0.plan_dir, out)
     (out / "stale.txt").write_text("old")
     advance_instance(day0.instance_dir, day0.plan_dir, out)
     assert not (out / "stale.txt").exists() and (out / "instance.toml").is_file()
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(OutputRefused):
+        advance_instance(day0.instance_dir, day0.plan_dir, foreign)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.e2e

@@ -143,8 +143,9 @@ def test_interrupted_write_leaves_no_plan(tmp_path, monkeypatch):
 
 @pytest.mark.e2e
 def test_rewriting_a_plan_replaces_it_whole(tmp_path):
+    """A plan folder this tool wrote (its summary.json) is replaced whole, files added to it included."""
     plan = tmp_path / "plan"
-    plan.mkdir()
+    assert run("solve", TINY, "-o", plan).exit_code == 0
     (plan / "stale.txt").write_text("old")
     assert run("solve", TINY, "-o", plan).exit_code == 0
     assert not (plan / "stale.txt").exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from allocator.files import OutputRefused
 from allocator.studies.gap.instance import (
     find_gap_data_dir,
     gap_instance_tables,
@@ -256,7 +257,7 @@ def test_tables_agree_with_allocator_schema() -> None:
 def test_written_folder(tmp_path: Path) -> None:
     folder = write_problem(TINY, tmp_path / "tiny")
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["instance.toml", *(f"{stem}.csv" for stem in SPEC_COLUMNS)]
+        ["instance.toml", "summary.json", *(f"{stem}.csv" for stem in SPEC_COLUMNS)]
     )
     for stem, columns in SPEC_COLUMNS.items():
         raw = (folder / f"{stem}.csv").read_bytes()
@@ -348,9 +349,13 @@ def test_writing_is_deterministic_and_safe(data_dir: Path, tmp_path: Path) -> No
     for path in sorted(first.iterdir()):
         assert path.read_bytes() == (second / path.name).read_bytes(), path.name
     assert tomllib.loads((first / "instance.toml").read_text())["name"] == "gap1-2"
-    with pytest.raises(FileExistsError):
-        write_gap_instance(data_dir / "gap1.txt", 2, first)
-    write_gap_instance(data_dir / "gap1.txt", 2, first, overwrite=True)
+    write_gap_instance(data_dir / "gap1.txt", 2, first)  # a folder this tool wrote is replaced
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep")
+    with pytest.raises(OutputRefused):
+        write_gap_instance(data_dir / "gap1.txt", 2, foreign)
+    assert [p.name for p in foreign.iterdir()] == ["mine.txt"]
     with pytest.raises(IndexError):
         write_gap_instance(data_dir / "gap1.txt", 6, tmp_path / "c")
 

@@ -62,7 +62,7 @@ def test_same_seed_same_bytes_other_seed_other_instance(tmp_path, family, args):
 
 
 @pytest.mark.unit
-def test_description_records_the_command_and_rewriting_a_folder_drops_stale_tables(tmp_path):
+def test_description_records_the_command_and_rewriting_a_folder_replaces_it_whole(tmp_path):
     out = tmp_path / "i"
     assert run_generate(["city", "-o", str(out), "--seed", "2", "--demands", "100"]).exit_code == 0
     assert (out / "capacity.csv").exists()
@@ -71,7 +71,7 @@ def test_description_records_the_command_and_rewriting_a_folder_drops_stale_tabl
     settings = tomllib.loads((out / "instance.toml").read_text())
     assert settings["description"] == "allocator generate gap-like --seed 2 --demands 10"
     assert settings["name"] == "gap-like-2"
-    assert not (out / "capacity.csv").exists() and (out / "README.md").read_text() == "kept"
+    assert not (out / "capacity.csv").exists() and not (out / "README.md").exists()  # the folder is replaced whole
 
 
 # --------------------------------------------------------------------------

@@ -1,29 +1,4 @@
-"""The independent plan checker behind ``allocator check INSTANCE PLAN``.
-
-Every number of a plan folder is recomputed here from the instance and the
-plan's own choices (which pool serves each demand, and the schedule), straight
-from the formulas of ``shared/SPEC.md``, and compared with what the plan says.
-Nothing is imported from the solver side (screening, model, plan extraction):
-the checker is plain Python over dicts, so that a bug there cannot hide itself.
-
-Tolerance (SPEC): two numbers are equal when ``|a - b| <= 1e-6 + 1e-6 * max(|a|, |b|)``;
-an inequality ``a <= b`` holds when ``a <= b`` plus that same slack.
-
-Checks, in the order :func:`check_plan` runs them:
-
-* files: every plan file present, readable, with exactly the SPEC columns;
-* coverage: every demand exactly once in assignments.csv or unserved.csv;
-* R1 eligibility and designated center, R2 compatibility and usage, R3 latency
-  (and the pool/center/region/accelerator columns agree with the instance);
-* R4 schedule, R5 capacity (and pools.csv), R6 energy and green power (and
-  centers.csv), R7 bills, R8 subsidies (and enterprises.csv), R9 budgets (and
-  programs.csv), R10 must_serve;
-* summary.json fields and totals;
-* the reason of every unserved demand (pre-screen reasons recomputed exactly).
-
-An invalid instance raises :class:`allocator.problems.InvalidInstance` (exit 2);
-everything wrong with the plan becomes a violation (exit 1).
-"""
+"""check_plan: every check of :mod:`allocator.check`, in order, on one plan folder."""
 
 from __future__ import annotations
 
@@ -56,19 +31,29 @@ from allocator.check.resources import (
     check_schedule_keys,
     pool_usage,
 )
-from allocator.check.summary import check_summary_fields, check_summary_totals
+from allocator.check.summary import (
+    check_same_instance,
+    check_summary_fields,
+    check_summary_totals,
+)
 from allocator.instance.reading import read_instance
+from allocator.instance.types import Instance
 
 
-def check_plan(instance_dir: Path, plan_dir: Path) -> CheckReport:
+def check_plan(instance_dir: Path, plan_dir: Path, instance: Instance | None = None) -> CheckReport:
     """Re-check a plan folder against an instance folder, every rule of shared/SPEC.md.
 
     Raises :class:`allocator.problems.InvalidInstance` when the instance itself is
     invalid; every problem of the plan is a violation in the returned report.
+    ``instance``: the folder already read by :func:`allocator.instance.reading.read_instance`
+    (a caller that has it saves reading it again). A plan made for another instance
+    (summary.json names another instance) gets that one violation and nothing else.
     """
-    facts = instance_facts(read_instance(Path(instance_dir)))
+    facts = instance_facts(instance if instance is not None else read_instance(Path(instance_dir)))
     report = CheckReport()
     plan = check_files(Path(plan_dir), report)
+    if plan.summary is not None and check_same_instance(facts, plan.summary, report):
+        return report
     served = check_coverage(facts, plan, report)
     check_enterprise_columns(facts, plan, report)
     pools = check_assignment_columns(facts, served, report)

@@ -31,6 +31,16 @@ def summary_number(summary: dict[str, Any], key: str) -> float | None:
     return None
 
 
+def check_same_instance(facts: Facts, summary: dict[str, Any], report: CheckReport) -> bool:
+    """True (and one violation) when summary.json names another instance: nothing else is worth checking."""
+    named = summary.get("instance")
+    if isinstance(named, str) and named != facts.name:
+        report.violate(f"summary: the plan was made for instance '{named}', not for '{facts.name}' "
+                       "(give the plan's own instance); nothing else was checked")
+        return True
+    return False
+
+
 def check_summary_fields(facts: Facts, summary: dict[str, Any], report: CheckReport) -> None:
     """summary.json has every SPEC field: texts, numbers, instance_sha256 and wall_seconds per phase.
 
@@ -43,8 +53,6 @@ def check_summary_fields(facts: Facts, summary: dict[str, Any], report: CheckRep
     for key in SUMMARY_NUMBERS:
         if summary_number(summary, key) is None:
             report.violate(f"summary: {SUMMARY_FILE} lacks the number field '{key}'")
-    if isinstance(summary.get("instance"), str) and summary["instance"] != facts.name:
-        report.violate(f"summary: {SUMMARY_FILE} instance is '{summary['instance']}', the instance is named '{facts.name}'")
     if isinstance(summary.get("status"), str) and summary["status"] not in PLAN_STATUSES:
         report.violate(f"summary: {SUMMARY_FILE} status is '{summary['status']}', a plan needs one of {', '.join(PLAN_STATUSES)}")
     digests = summary.get("instance_sha256")

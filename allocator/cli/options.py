@@ -34,7 +34,20 @@ def workers(help: str = "Local worker processes [default: one per core].") -> Ca
 
 
 def scheduler(help: str = "Run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes.") -> Callable:
-    return click.option("--scheduler", default=None, metavar="ADDRESS", help=help)
+    return click.option("--scheduler", default=None, metavar="ADDRESS", callback=_address, help=help)
+
+
+def _address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --scheduler that is not tcp://HOST:PORT is a usage error (exit 2) before anything runs."""
+    if value is None:
+        return None
+    from allocator.executor import SchedulerUnavailable, parse_scheduler_address
+
+    try:
+        parse_scheduler_address(value)
+    except SchedulerUnavailable as error:
+        raise click.BadParameter(str(error)) from None
+    return value
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value) -> None:

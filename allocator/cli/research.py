@@ -64,7 +64,11 @@ def generate(ctx: click.Context, family: str, out: Path, seed: int, name: str | 
         generated = make(family, seed, knobs, data_dir, name)
     except GenerateError as error:
         _invalid(str(error))
-    write_generated(out, generated)
+    try:
+        write_generated(out, generated, {"family": family, "seed": seed, "name": name,
+                                         "knobs": {k: v for k, v in knob_values.items() if v is not None}})
+    except AllocatorError as error:
+        fail(error)
     if not _quiet(ctx):
         t = generated.tables
         must = int(t["demands"]["must_serve"].sum())
@@ -102,6 +106,7 @@ def bench(ctx: click.Context, instances: tuple[Path, ...], out: Path, solvers: s
           threads, workers, scheduler, known_files, gap_files, check: bool) -> None:
     """Run every INSTANCE x solver x method and write OUTPUT/bench.csv and OUTPUT/bench.md."""
     from allocator.executor import ExecutorOptions
+    from allocator.files import start_incremental_folder
     from allocator.solve.backends import SOLVERS
     from allocator.studies.bench.run import import_gap_problems, run_bench
     from allocator.studies.bench.tasks import METHODS, BenchSettings
@@ -111,8 +116,11 @@ def bench(ctx: click.Context, instances: tuple[Path, ...], out: Path, solvers: s
                              check=check)
     folders = list(instances)
     try:
+        start_incremental_folder(out, folders, resume=False, kind="bench")
         if gap_files:
             folders += import_gap_problems(gap_files, out / "instances")
+    except AllocatorError as error:
+        fail(error)
     except (OSError, ValueError, IndexError) as error:
         _invalid(str(error))
     if not folders:
@@ -155,6 +163,8 @@ def import_gap(file: Path, index: int, out: Path) -> None:
 
     try:
         write_gap_instance(file, index, out)
+    except AllocatorError as error:
+        fail(error)
     except (GapFormatError, IndexError, ValueError) as error:
         click.echo(f"error: {file}: {error}", err=True)
         sys.exit(EXIT_INVALID)

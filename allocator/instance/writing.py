@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from allocator.files import atomic_folder, claim_output_folder, write_summary
 from allocator.instance.schema import DEFAULT_LATENCY_CLASSES_MS, TABLES
 from allocator.numbers import cell_text
 
@@ -89,3 +91,26 @@ def write_instance_files(folder: Path, toml_text: str, tables: Mapping[str, pd.D
         csv_path.write_text(table_csv_text(tables[table.stem]), encoding="utf-8", newline="\n")
         written.append(csv_path)
     return written
+
+
+def write_instance_folder(target: Path, toml_text: str, tables: Mapping[str, pd.DataFrame], provenance: dict,
+                          inputs: tuple[Path, ...] = ()) -> Path:
+    """An instance folder written whole (:func:`allocator.files.atomic_folder`) after the ``-o`` check
+    (:func:`allocator.files.claim_output_folder`), with a summary.json saying where it came from."""
+    claim_output_folder(target, inputs, "instance folder")
+    with atomic_folder(target) as tmp:
+        write_instance_files(tmp, toml_text, tables)
+        write_summary(tmp, {"kind": "instance", **provenance})
+    return Path(target)
+
+
+def copy_instance_folder(source: Path, target: Path, provenance: dict, inputs: tuple[Path, ...] = ()) -> Path:
+    """A copy of the instance files of ``source`` (instance.toml and the schema's tables) written whole to ``target``."""
+    claim_output_folder(target, inputs, "instance folder")
+    names = {"instance.toml"} | {f"{t.stem}{ext}" for t in TABLES for ext in (".csv", ".parquet")}
+    with atomic_folder(target) as tmp:
+        for path in sorted(Path(source).iterdir()):
+            if path.name in names and path.is_file():
+                shutil.copy2(path, tmp / path.name)
+        write_summary(tmp, {"kind": "instance", **provenance})
+    return Path(target)

@@ -1,42 +1,37 @@
-"""Write a plan folder whole or not at all (:func:`allocator.files.atomic_folder`).
+"""Write a plan folder whole or not at all (:func:`allocator.files.atomic_folder`), checked before it is seen.
+
+The files are written into a hidden temporary folder; when the instance is given, the
+independent checker (:func:`allocator.check.run.check_plan`) re-checks every rule on those
+files in process, and a plan that breaks one is never renamed into place
+(:class:`allocator.problems.PlanFailedCheck`, exit 4).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from allocator.files import atomic_folder
+from allocator.check.run import check_plan
+from allocator.files import OWNER_MARK, SUMMARY_FILE, atomic_folder
+from allocator.instance.types import Instance
+from allocator.numbers import PLAN_FLOAT_FORMAT, json_safe
 from allocator.plan.extract import Plan
-
-
-def _json_number(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return "inf" if x > 0 else ("-inf" if x < 0 else None)
-    return x
-
-
-def _clean(obj):
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return _json_number(obj)
+from allocator.problems import PlanFailedCheck
 
 
 def write_table(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, lineterminator="\n", float_format="%.12g")
+    df.to_csv(path, index=False, lineterminator="\n", float_format=PLAN_FLOAT_FORMAT)
 
 
-def write_plan(folder: Path, plan: Plan, summary: dict) -> float:
+def write_plan(folder: Path, plan: Plan, summary: dict, instance: Instance | None = None) -> float:
     """Write every plan file into ``folder`` atomically (replacing an older plan there).
 
     summary.json is written last, with ``wall_seconds["write"]`` set to the seconds
-    spent writing the tables; those seconds are also returned.
+    spent writing the tables; those seconds are also returned. With ``instance``, the
+    written files are checked first (see the module docstring).
     """
     t0 = time.perf_counter()
     with atomic_folder(folder) as tmp:
@@ -44,5 +39,10 @@ def write_plan(folder: Path, plan: Plan, summary: dict) -> float:
             write_table(df, tmp / f"{stem}.csv")
         seconds = time.perf_counter() - t0
         summary.setdefault("wall_seconds", {})["write"] = seconds
-        (tmp / "summary.json").write_text(json.dumps(_clean(summary), indent=2) + "\n", encoding="utf-8")
+        (tmp / SUMMARY_FILE).write_text(json.dumps(json_safe({**OWNER_MARK, **summary}), indent=2) + "\n",
+                                        encoding="utf-8")
+        if instance is not None:
+            report = check_plan(Path(instance.folder), tmp, instance)
+            if report.violations:
+                raise PlanFailedCheck(report.violations)
     return seconds

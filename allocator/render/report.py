@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocator.files import write_text_atomic
+from allocator.files import OutputRefused, write_text_atomic
 from allocator.render.figures import (
     Figures,
     _num,
@@ -93,16 +93,27 @@ class Written:
     instance: Path | None
 
 
+def report_paths(out: Path) -> tuple[Path, Path]:
+    """(HTML, Markdown) for ``-o``: ``r.md`` gives r.html and r.md, anything else OUT and OUT with .md."""
+    out = Path(out)
+    if out.suffix.lower() == ".md":
+        return out.with_suffix(".html"), out
+    return out, out.with_suffix(".md")
+
+
 def write_report(plan_dir: Path, out: Path, instance_dir: Path | None = None) -> Written:
-    """Write ``out`` (HTML) and the Markdown beside it (same name, .md); return both paths and the instance used."""
+    """Write the HTML page and the Markdown summary (:func:`report_paths`); return both paths and the instance used."""
     from allocator.instance.reading import read_instance
 
+    html, markdown = report_paths(out)
+    for path in (html, markdown):
+        if path.is_dir():
+            raise OutputRefused(f"report file '{path}' is a folder: give a file name (e.g. -o report.html)")
     plan = read_plan_folder(plan_dir)
     folder = find_instance(plan, instance_dir)
     instance = read_instance(folder) if folder is not None else None
     figures = compute_figures(plan, instance)
-    out = Path(out)
-    markdown = out.with_suffix(".md")
+    out = html
     write_text_atomic(out, render_html(figures))
     write_text_atomic(markdown, render_markdown(figures))
     return Written(out, markdown, folder)

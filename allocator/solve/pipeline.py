@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from allocator.files import claim_output_folder
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import Screen, screen
 from allocator.instance.types import Instance
@@ -171,8 +172,11 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
 
 
 def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None) -> SolveResult:
+    """``allocator solve``: check that ``out`` may be written (before any work), solve, then write the
+    plan whole -- after the independent checker has passed it (:func:`allocator.plan.writing.write_plan`)."""
+    claim_output_folder(out, [folder], "plan folder")
     result = solve_instance(folder, options)
-    result.seconds["write"] = write_plan(out, result.plan, result.summary())
+    result.seconds["write"] = write_plan(out, result.plan, result.summary(), result.instance)
     return result
 
 

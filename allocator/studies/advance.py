@@ -20,7 +20,7 @@ What changes, and nothing else:
 Every other file of the folder is copied byte for byte. The three rewritten tables
 are written as CSV with every SPEC column explicit (defaults filled in: an
 enterprise's rate and cap are those it had today), whatever format they were read
-from. ``advance.json`` beside them records where the day came from.
+from. ``summary.json`` beside them records where the day came from.
 
 Why the annual amounts hold. Before anything is written, the plan is re-checked
 against the instance with the independent checker (``allocator check``): a plan
@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator.files import atomic_folder
+from allocator.files import OWNER_MARK, atomic_folder, claim_output_folder
 from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.reading import read_instance
 from allocator.instance.schema import TABLE_BY_STEM
@@ -279,6 +279,7 @@ def advance_instance(instance_dir: Path, plan_dir: Path, out: Path, new_demands:
     if age_priority is not None and not (age_priority > 0 and math.isfinite(age_priority)):
         raise AdvanceInputError(f"--age-priority must be a positive number, got {age_priority}")
     instance_dir = Path(instance_dir)
+    claim_output_folder(out, [instance_dir, plan_dir], "instance folder")
     instance = read_instance(instance_dir)
     ledger = read_ledger(instance, instance_dir, plan_dir)
     carried = carried_demands(instance, ledger, age_priority)
@@ -293,14 +294,15 @@ def advance_instance(instance_dir: Path, plan_dir: Path, out: Path, new_demands:
         "enterprises.csv": csv_text(TABLE_BY_STEM["enterprises"].column_names, table_rows(next_enterprises(instance, ledger))),
         "programs.csv": csv_text(TABLE_BY_STEM["programs"].column_names, table_rows(next_programs(instance, ledger))),
         "demands.csv": csv_text(DEMAND_COLUMNS, demand_rows),
-        "advance.json": json.dumps({
+        "summary.json": json.dumps({
+            **OWNER_MARK, "kind": "instance", "command": "advance",
             "from_instance": instance.name, "from_folder": str(instance_dir.resolve()),
             "from_instance_sha256": instance.files_sha256, "plan": str(Path(plan_dir).resolve()),
             "served_removed": len(ledger.served), "carried": len(carried), "added": len(added.rows) if added else 0,
             "age_priority": age_priority, "new_demands": str(Path(new_demands).resolve()) if new_demands else None,
         }, indent=2) + "\n",
     }
-    skip = {"instance.toml", "advance.json"} | {f"{stem}{ext}" for stem in REWRITTEN for ext in (".csv", ".parquet")}
+    skip = {"instance.toml", "summary.json", "advance.json", "README.md"} | {f"{stem}{ext}" for stem in REWRITTEN for ext in (".csv", ".parquet")}
     _write_folder(Path(out), instance_dir, texts, skip, lambda tmp: _validate(tmp, added, first_new_line))
     return Advanced(Path(out), name, len(ledger.served), len(carried), len(added.rows) if added else 0,
                     added.warnings if added else [])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocator.files import atomic_file
+from allocator.files import OutputRefused, atomic_file
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import screen
 
@@ -41,6 +41,8 @@ def export_model(instance_dir: Path, out: Path, fmt: str) -> Path:
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format '{fmt}' (known: {', '.join(FORMATS)})")
+    if Path(out).is_dir():
+        raise OutputRefused(f"export file '{out}' is a folder: give a file name (e.g. -o model.{fmt})")
     instance = read_instance(Path(instance_dir))
     data = prepare(instance, screen(instance))
     model = build_model(data)

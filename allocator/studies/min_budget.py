@@ -34,9 +34,11 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from allocator.files import claim_output_folder
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import Screen, screen
 from allocator.instance.types import Instance
+from allocator.instance.writing import copy_instance_folder
 from allocator.plan.extract import Plan, extract_plan, schedule_from_solution
 from allocator.plan.writing import write_plan
 from allocator.problems import AllocatorError, InfeasibleInstance, NoSolution
@@ -240,16 +242,23 @@ def write_min_budget(folder: Path, out: Path, target_share: float, program_id: s
     summary.json names that instance's files (sha256), and ``instance_out``, when given,
     receives a copy of it, so ``allocator check INSTANCE_OUT PLAN`` verifies the plan.
     """
+    claim_output_folder(out, [folder], "plan folder")
+    if instance_out is not None:
+        claim_output_folder(instance_out, [folder, out], "instance folder")
     result = solve_min_budget(folder, target_share, program_id, options, plan=True)
     assert result.solve is not None  # plan=True always gives one
     with tempfile.TemporaryDirectory(prefix="allocator-min-budget-") as tmp:
-        variant_folder = Path(instance_out) if instance_out is not None else Path(tmp) / "instance"
+        variant_folder = Path(tmp) / "instance"
         write_budget_variant(Path(folder), variant_folder, result.program_id, result.min_budget_yuan)
         variant = read_instance(variant_folder)
-    summary = result.solve.summary()
-    summary.update(result.summary_fields())
-    summary["instance_sha256"] = variant.files_sha256
-    result.seconds["write"] = write_plan(out, result.solve.plan, summary)
+        summary = result.solve.summary()
+        summary.update(result.summary_fields())
+        summary["instance_sha256"] = variant.files_sha256
+        result.seconds["write"] = write_plan(out, result.solve.plan, summary, variant)
+        if instance_out is not None:
+            copy_instance_folder(variant_folder, Path(instance_out), {"command": "min-budget", "from_instance": str(Path(folder).resolve()),
+                                                                     "program_id": result.program_id,
+                                                                     "budget_yuan": result.min_budget_yuan})
     return result
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from allocator.executor import ExecutorOptions, run_tasks
+from allocator.files import start_incremental_folder, write_summary
 from allocator.studies.bench.outputs import known_for, merge_rows, write_outputs
 from allocator.studies.bench.tasks import METHODS, NO_SOLVER, BenchSettings, BenchTask
 
@@ -224,7 +225,9 @@ def run_bench(instances: Sequence[Path], out: Path, settings: BenchSettings,
     if "exact" in settings.methods:
         check_solvers(settings.solvers)
     known = known_for(instances, known_files)
-    out = Path(out)
+    out = Path(out).resolve()
+    outside = [Path(i) for i in instances if out not in Path(i).resolve().parents]  # imported GAP files live inside
+    out = start_incremental_folder(out, outside, resume=True, kind="bench")
     tasks = plan_tasks([Path(i) for i in instances], settings, out)
     results: dict[int, dict] = {}
     rows: list[dict] = []
@@ -232,6 +235,7 @@ def run_bench(instances: Sequence[Path], out: Path, settings: BenchSettings,
         results[index] = row
         rows = merge_rows(tasks, results, known)
         write_outputs(rows, out)
+    write_summary(out, {"kind": "bench", "status": "complete", "runs": len(rows)})
     return rows
 
 
@@ -269,7 +273,7 @@ def import_gap_problems(specs: Sequence[str], folder: Path) -> list[Path]:
         count = len(read_gap_file(path))
         for index in numbers:
             name = path.name.removesuffix(".txt") if count == 1 else f"{path.name.removesuffix('.txt')}-{index}"
-            target = write_gap_instance(path, index, folder / name, overwrite=True)
+            target = write_gap_instance(path, index, folder / name)
             instances.append(target)
             optimum = known_optimum(path, index, "min")
             if optimum is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator.instance.writing import instance_toml, write_instance_files
+from allocator.instance.writing import instance_toml, write_instance_folder
 from allocator.studies.gap.reading import GapMappingError, GapProblem, read_gap_file
 
 INSTANCE_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -189,21 +189,18 @@ def write_gap_instance(
     index: int,
     out_dir: str | os.PathLike[str],
     name: str | None = None,
-    overwrite: bool = False,
 ) -> Path:
     """Convert problem ``index`` (1-based) of a GAP file into an instance folder.
 
-    Writes ``instance.toml`` and the required CSV tables into ``out_dir``
-    (created if missing) and returns its path. A non-empty ``out_dir`` is
-    refused unless ``overwrite`` is true.
+    Writes ``instance.toml`` and the required CSV tables into ``out_dir`` whole
+    (:func:`allocator.instance.writing.write_instance_folder`: a folder the tool did not
+    write is refused) and returns its path.
     """
     source = Path(path_to_file)
     problems = read_gap_file(source)
     if not 1 <= index <= len(problems):
         raise IndexError(f"{source}: index {index} out of range 1..{len(problems)}")
     target = Path(out_dir)
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"{target} exists and is not empty")
     name = name or _default_name(source, index, len(problems))
     description = (
         f"GAP {source.name} problem {index} of {len(problems)} "
@@ -211,8 +208,8 @@ def write_gap_instance(
         "allocator.gap; the minimum total bill equals the minimum GAP cost"
     )
     toml_text, tables = gap_instance_tables(problems[index - 1], name, description)
-    write_instance_files(target, toml_text, tables)
-    return target
+    return write_instance_folder(target, toml_text, tables, {"command": "import-gap", "file": str(source.resolve()),
+                                                             "index": index})
 
 
 _REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from allocator.instance.writing import write_instance_files
+from allocator.instance.writing import write_instance_folder
 from allocator.studies.generate.apply import apply_knobs, instance_toml, ordered_tables
 from allocator.studies.generate.bundled import rounded_tables
 from allocator.studies.generate.city_day import CITY_DAY_PROGRAMS, city_day
@@ -41,10 +41,10 @@ def generate(family: str, seed: int, knobs: Knobs = Knobs(), data_dir: Path | No
     return china_family(family, seed, knobs, Path(data_dir or DEFAULT_DATA_DIR), name, description)
 
 
-def write_generated(folder: Path, generated: Generated) -> list[Path]:
-    """Write instance.toml and one CSV per table; stale tables of the schema are removed."""
+def write_generated(folder: Path, generated: Generated, provenance: dict | None = None) -> Path:
+    """Write the instance folder whole (refusing a folder this tool did not write), with a summary.json."""
     tables = generated.tables if generated.exact_floats else rounded_tables(generated.tables)
-    return write_instance_files(folder, generated.toml_text, tables)
+    return write_instance_folder(folder, generated.toml_text, tables, {"command": "generate", **(provenance or {})})
 
 
 def china_family(family: str, seed: int, knobs: Knobs, data_dir: Path, name: str, description: str) -> Generated:

@@ -46,7 +46,7 @@ from pathlib import Path
 import pandas as pd
 
 from allocator.executor import ExecutorOptions, run_tasks
-from allocator.files import write_text_atomic
+from allocator.files import start_incremental_folder, write_summary, write_text_atomic
 from allocator.instance.reading import read_instance
 from allocator.instance.types import Instance
 from allocator.problems import (
@@ -215,8 +215,7 @@ def run_sweep(folder: Path, out: Path, axes: SweepAxes, options: SweepOptions | 
     files = load_instance_files(Path(folder))
     requested = requested_value(instance)
     settings = SolveSettings(options.time_limit, options.gap, options.fcfs)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_incremental_folder(Path(out), [Path(folder)], options.resume, "sweep")
     manifest = _manifest(instance, scope, settings)
     _check_manifest(out, manifest, options.resume)
     table = SweepTable(out / "sweep.csv", sweep_columns(options.fcfs), options.resume)
@@ -238,6 +237,8 @@ def run_sweep(folder: Path, out: Path, axes: SweepAxes, options: SweepOptions | 
     matches = _matching_funds(frame, files, instance, scope, context, options)
     summary = summarize(frame, context, matches)
     paths = write_reports(frame, context, summary, out)
+    write_summary(out, {"kind": "sweep", "status": "complete", "instance": instance.name, "points": len(points),
+                        "files": sorted(p.name for p in [out / "sweep.csv", *paths.values()])})
     return SweepOutcome(frame, [p.key for p in todo], [p.key for p in points if p.key in table.done], summary, paths)
 
 
