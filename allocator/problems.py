@@ -36,6 +36,22 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+def summarize_problems(problems: list[Problem], per_column: int = 3, verbose: bool = False) -> list[str]:
+    """The problems as lines, at most ``per_column`` for each (file, column, severity) unless ``verbose``:
+    a column with many bad cells (a file typed with thousands separators) reads as a few examples and a count."""
+    groups: dict[tuple, list[Problem]] = {}
+    for problem in problems:
+        groups.setdefault((problem.file, problem.column, problem.severity), []).append(problem)
+    lines = []
+    for (file, column, _), group in groups.items():
+        shown = group if verbose or len(group) <= per_column + 1 else group[:per_column]
+        lines += [str(problem) for problem in shown]
+        if len(shown) < len(group):
+            where = f"{file}, column '{column}'" if column else file
+            lines.append(f"{where}: ... and {len(group) - len(shown)} more like these (-v shows every one)")
+    return lines
+
+
 class AllocatorError(Exception):
     """A domain error that the command line turns into one message and an exit code."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +67,11 @@ def solve_spec(tmp_path):
         return Solved(result, plan, inst)
 
     return run
+
+
+@pytest.fixture
+def inst(tmp_path: Path) -> Path:
+    """A fresh copy of instances/tiny (the validation tests break one thing in it)."""
+    folder = tmp_path / "tiny"
+    shutil.copytree(REPO / "instances" / "tiny", folder)
+    return folder

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from allocator.problems import EXIT_INVALID, AllocatorError, InvalidInstance
+from allocator.problems import (
+    EXIT_INVALID,
+    AllocatorError,
+    InvalidInstance,
+    summarize_problems,
+)
 
 MAX_PROBLEMS_SHOWN = 200
 
@@ -15,18 +20,21 @@ existing_folder = click.Path(exists=False, file_okay=False, path_type=Path)
 folder = click.Path(file_okay=False, path_type=Path)
 
 
-def print_problems(problems, label: str) -> None:
-    for problem in problems[:MAX_PROBLEMS_SHOWN]:
-        click.echo(f"{label}: {problem}", err=True)
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        click.echo(f"{label}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more", err=True)
+def print_problems(problems, label: str, verbose: bool = False) -> None:
+    """Problems on stderr, a few per column (:func:`allocator.problems.summarize_problems`; all with -v)."""
+    lines = summarize_problems(problems, verbose=verbose)
+    for line in lines[:MAX_PROBLEMS_SHOWN]:
+        click.echo(f"{label}: {line}", err=True)
+    if len(lines) > MAX_PROBLEMS_SHOWN:
+        click.echo(f"{label}: ... and {len(lines) - MAX_PROBLEMS_SHOWN} more", err=True)
 
 
 def fail(error: AllocatorError) -> None:
     """One message (every problem of an invalid instance) and the error's exit code."""
     if isinstance(error, InvalidInstance):
-        print_problems(error.warnings, "warning")
-        print_problems(error.problems, "error")
+        verbose = bool((click.get_current_context(silent=True) and flags(click.get_current_context()).get("verbose")))
+        print_problems(error.warnings, "warning", verbose)
+        print_problems(error.problems, "error", verbose)
         click.echo(f"invalid instance: {len(error.problems)} error(s)", err=True)
     else:
         click.echo(f"error: {error}", err=True)

@@ -7,6 +7,7 @@ same meaning as before it (:func:`verbosity`).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 
 import click
@@ -63,11 +64,35 @@ def _set_verbosity(ctx: click.Context, param: click.Parameter, value) -> None:
     apply_logging(root.obj["verbose"], root.obj["quiet"])
 
 
+class _Stderr(logging.StreamHandler):
+    """A handler that writes to whatever sys.stderr is when a message comes (tests swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _Lines(logging.Formatter):
+    """``warning: ...`` like every other message of the command line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{record.levelname.lower()}: {record.getMessage()}"
+
+
 def apply_logging(verbose: int, quiet: bool) -> None:
-    """-q: only errors; -v: info and the solver log; -vv: debug."""
+    """-q: only errors; -v: info and the solver log; -vv: debug. Messages go to stderr as ``level: text``."""
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
-    logging.getLogger().setLevel(level)
+    root = logging.getLogger()
+    if not any(getattr(h, "allocator_cli", False) for h in root.handlers):
+        handler = _Stderr()
+        handler.setFormatter(_Lines())
+        handler.allocator_cli = True
+        root.addHandler(handler)
+    root.setLevel(level)
     logging.getLogger("pyomo").setLevel(logging.ERROR)
 
 

@@ -11,6 +11,7 @@ a UTF-8 byte-order mark is accepted. Parquet rows are numbered from 1.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +26,18 @@ from allocator.instance.tables import (
     parse_table,
 )
 from allocator.instance.types import Instance
-from allocator.problems import InvalidInstance, Problem
+from allocator.problems import InvalidInstance, Problem, summarize_problems
+
+LOG = logging.getLogger("allocator.instance")
 
 
-def read_instance(folder: Path) -> Instance:
+def read_instance(folder: Path, log_warnings: bool = True) -> Instance:
     """Read and fully validate an instance folder.
 
     Raises :class:`InvalidInstance` listing every error found; warnings are kept
-    on the returned instance (``instance.warnings``).
+    on the returned instance (``instance.warnings``) and, with ``log_warnings``, logged
+    (logger ``allocator.instance``, a few per column), so that every command that reads an
+    instance says what it ignored.
     """
     from allocator.instance.validation import validate_instance
 
@@ -85,4 +90,7 @@ def read_instance(folder: Path) -> Instance:
     if errors:
         raise InvalidInstance(errors, warnings)
     instance.warnings = warnings
+    if log_warnings:
+        for line in summarize_problems(warnings):
+            LOG.warning(line)
     return instance

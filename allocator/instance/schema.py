@@ -19,6 +19,14 @@ ColumnType = Literal["id", "str", "float", "int", "bool"]
 
 SCHEMA_VERSION = 1
 
+# Upper bounds of numeric columns (``high``) are sanity ranges, far above anything in the public
+# facts of shared/data/china (prices <= ~50 yuan per card-hour, <= 1 kW per card, PUE <= ~1.6,
+# funds <= 5e8 yuan): a value beyond them is a unit or typing error, and numbers of that size
+# would also make the MIP numerically meaningless. See docs/decisions.md, "Reading".
+MAX_PERIODS = 8784  # the hours of a leap year: one year of hourly periods
+MAX_RTT_MS = 1e5  # latency limits and round trips
+MAX_CARBON_PRICE_YUAN_PER_KG = 1e4
+
 DEFAULT_LATENCY_CLASSES_MS: dict[str, float] = {
     "realtime": 5.0,
     "interactive": 20.0,
@@ -59,7 +67,7 @@ TABLES: tuple[Table, ...] = (
         "regions",
         (
             Column("region_id", "id"),
-            Column("grid_carbon_kg_per_kwh", "float", 0.0, low=0.0),
+            Column("grid_carbon_kg_per_kwh", "float", 0.0, low=0.0, high=10.0),
         ),
         key=("region_id",),
     ),
@@ -68,7 +76,7 @@ TABLES: tuple[Table, ...] = (
         (
             Column("from_region", "id"),
             Column("to_region", "id"),
-            Column("rtt_ms", "float", low=0.0, allow_inf=True),
+            Column("rtt_ms", "float", low=0.0, high=MAX_RTT_MS, allow_inf=True),
         ),
         key=("from_region", "to_region"),
     ),
@@ -78,10 +86,10 @@ TABLES: tuple[Table, ...] = (
             Column("center_id", "id"),
             Column("region_id", "id"),
             Column("kind", "str", choices=("supercomputing", "intelligent", "general")),
-            Column("pue", "float", 1.0, low=1.0),
-            Column("green_kwh", "float", 0.0, low=0.0, allow_inf=True),
+            Column("pue", "float", 1.0, low=1.0, high=5.0),
+            Column("green_kwh", "float", 0.0, low=0.0, high=1e12, allow_inf=True),
             Column("min_green_share", "float", 0.0, low=0.0, high=1.0),
-            Column("grid_kwh_cap", "float", INF, low=0.0, allow_inf=True),
+            Column("grid_kwh_cap", "float", INF, low=0.0, high=1e12, allow_inf=True),
         ),
         key=("center_id",),
     ),
@@ -91,9 +99,9 @@ TABLES: tuple[Table, ...] = (
             Column("pool_id", "id"),
             Column("center_id", "id"),
             Column("accelerator", "id"),
-            Column("cards", "float", low=0.0),
-            Column("price_yuan_per_card_hour", "float", low=0.0),
-            Column("kw_per_card", "float", low=0.0),
+            Column("cards", "float", low=0.0, high=1e7),
+            Column("price_yuan_per_card_hour", "float", low=0.0, high=1e4),
+            Column("kw_per_card", "float", low=0.0, high=100.0),
         ),
         key=("pool_id",),
     ),
@@ -103,7 +111,7 @@ TABLES: tuple[Table, ...] = (
             Column("stack", "id"),
             Column("accelerator", "id"),
             Column("efficiency", "float", low=0.0, high=1.0, low_open=True),
-            Column("adaptation_yuan", "float", 0.0, low=0.0),
+            Column("adaptation_yuan", "float", 0.0, low=0.0, high=1e9),
         ),
         key=("stack", "accelerator"),
     ),
@@ -111,11 +119,11 @@ TABLES: tuple[Table, ...] = (
         "programs",
         (
             Column("program_id", "id"),
-            Column("budget_yuan", "float", low=0.0, allow_inf=True),
+            Column("budget_yuan", "float", low=0.0, high=1e12, allow_inf=True),
             Column("rate", "float", low=0.0, high=1.0),
-            Column("enterprise_cap_yuan", "float", INF, low=0.0, allow_inf=True),
-            Column("min_voucher_yuan", "float", 0.0, low=0.0),
-            Column("min_spend_yuan", "float", 0.0, low=0.0),
+            Column("enterprise_cap_yuan", "float", INF, low=0.0, high=1e12, allow_inf=True),
+            Column("min_voucher_yuan", "float", 0.0, low=0.0, high=1e12),
+            Column("min_spend_yuan", "float", 0.0, low=0.0, high=1e12),
         ),
         key=("program_id",),
     ),
@@ -126,9 +134,9 @@ TABLES: tuple[Table, ...] = (
             Column("program_id", "id"),
             Column("eligible", "bool", True),
             Column("rate", "float", None, low=0.0, high=1.0),  # None: the program's
-            Column("cap_yuan", "float", None, low=0.0, allow_inf=True),  # None: the program's
-            Column("subsidy_ytd_yuan", "float", 0.0, low=0.0),
-            Column("spend_ytd_yuan", "float", 0.0, low=0.0),
+            Column("cap_yuan", "float", None, low=0.0, high=1e12, allow_inf=True),  # None: the program's
+            Column("subsidy_ytd_yuan", "float", 0.0, low=0.0, high=1e12),
+            Column("spend_ytd_yuan", "float", 0.0, low=0.0, high=1e12),
         ),
         key=("enterprise_id",),
     ),
@@ -140,11 +148,11 @@ TABLES: tuple[Table, ...] = (
             Column("home_region", "id"),
             Column("stack", "id"),
             Column("latency_class", "id"),
-            Column("card_hours", "float", low=0.0, low_open=True),
-            Column("max_cards", "float", INF, low=0.0, low_open=True, allow_inf=True),
-            Column("release", "int", 0, low=0),
-            Column("deadline", "int", None, low=0),  # None: periods - 1
-            Column("priority", "float", 1.0, low=0.0),
+            Column("card_hours", "float", low=0.0, high=1e9, low_open=True),
+            Column("max_cards", "float", INF, low=0.0, high=1e7, low_open=True, allow_inf=True),
+            Column("release", "int", 0, low=0, high=MAX_PERIODS),
+            Column("deadline", "int", None, low=0, high=MAX_PERIODS),  # None: periods - 1
+            Column("priority", "float", 1.0, low=0.0, high=1e6),
             Column("must_serve", "bool", False),
         ),
         key=("demand_id",),
@@ -159,8 +167,8 @@ TABLES: tuple[Table, ...] = (
         "green",
         (
             Column("center_id", "id"),
-            Column("period", "int", low=0),
-            Column("green_kwh", "float", low=0.0, allow_inf=True),
+            Column("period", "int", low=0, high=MAX_PERIODS),
+            Column("green_kwh", "float", low=0.0, high=1e12, allow_inf=True),
         ),
         key=("center_id", "period"),
         optional=True,
@@ -169,8 +177,8 @@ TABLES: tuple[Table, ...] = (
         "capacity",
         (
             Column("pool_id", "id"),
-            Column("period", "int", low=0),
-            Column("cards", "float", low=0.0),
+            Column("period", "int", low=0, high=MAX_PERIODS),
+            Column("cards", "float", low=0.0, high=1e7),
         ),
         key=("pool_id", "period"),
         optional=True,

@@ -11,7 +11,13 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from allocator.instance.schema import DEFAULT_LATENCY_CLASSES_MS, SCHEMA_VERSION
+from allocator.instance.schema import (
+    DEFAULT_LATENCY_CLASSES_MS,
+    MAX_CARBON_PRICE_YUAN_PER_KG,
+    MAX_PERIODS,
+    MAX_RTT_MS,
+    SCHEMA_VERSION,
+)
 from allocator.problems import Problem
 
 
@@ -130,38 +136,43 @@ def read_settings(path: Path, problems: list[Problem]) -> Settings:
 
     horizon = _section(doc, "horizon", file, problems, key_lines, settings.invalid)
     periods = horizon.get("periods", 1)
-    if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
-        problem("horizon.periods", f"horizon.periods must be a whole number >= 1, got {periods!r}")
+    if isinstance(periods, bool) or not isinstance(periods, int) or not 1 <= periods <= MAX_PERIODS:
+        problem("horizon.periods", f"horizon.periods must be a whole number from 1 to {MAX_PERIODS} "
+                                   f"(a year of hours), got {periods!r}")
         periods = 1
     settings.periods = periods
     hours = _number(horizon.get("period_hours", 24.0 / periods))
-    if hours is None or not (0 < hours < math.inf):
-        problem("horizon.period_hours", f"horizon.period_hours must be a positive finite number, got {horizon.get('period_hours')!r}")
+    if hours is None or not (0 < hours <= MAX_PERIODS):
+        problem("horizon.period_hours", f"horizon.period_hours must be a number > 0 and <= {MAX_PERIODS}, "
+                                        f"got {horizon.get('period_hours')!r}")
         hours = 24.0 / periods
     settings.period_hours = hours
 
     classes = dict(DEFAULT_LATENCY_CLASSES_MS)
     for cls, value in _section(doc, "latency_classes", file, problems, key_lines, settings.invalid).items():
         limit = _number(value)
-        if limit is None or not limit >= 0:
-            problem(f"latency_classes.{cls}", f"latency class '{cls}' needs a limit >= 0 in ms or \"inf\", got {value!r}")
+        if limit is None or not (0 <= limit <= MAX_RTT_MS or limit == math.inf):
+            problem(f"latency_classes.{cls}", f"latency class '{cls}' needs a limit from 0 to {MAX_RTT_MS:g} ms "
+                                               f"or \"inf\", got {value!r}")
             continue
         classes[cls] = limit
     settings.latency_classes_ms = classes
 
     network = _section(doc, "network", file, problems, key_lines, settings.invalid)
     rtt = _number(network.get("intra_region_rtt_ms", 1.0))
-    if rtt is None or not 0 <= rtt < math.inf:
+    if rtt is None or not 0 <= rtt <= MAX_RTT_MS:
         problem("network.intra_region_rtt_ms",
-                f"network.intra_region_rtt_ms must be a finite number >= 0, got {network.get('intra_region_rtt_ms')!r}")
+                f"network.intra_region_rtt_ms must be a number from 0 to {MAX_RTT_MS:g}, "
+                f"got {network.get('intra_region_rtt_ms')!r}")
         rtt = 1.0
     settings.intra_region_rtt_ms = rtt
 
     objective = _section(doc, "objective", file, problems, key_lines, settings.invalid)
     price = _number(objective.get("carbon_price_yuan_per_kg", 0.0))
-    if price is None or not 0 <= price < math.inf:
+    if price is None or not 0 <= price <= MAX_CARBON_PRICE_YUAN_PER_KG:
         problem("objective.carbon_price_yuan_per_kg",
-                f"objective.carbon_price_yuan_per_kg must be a finite number >= 0, got {objective.get('carbon_price_yuan_per_kg')!r}")
+                f"objective.carbon_price_yuan_per_kg must be a number from 0 to {MAX_CARBON_PRICE_YUAN_PER_KG:g}, "
+                f"got {objective.get('carbon_price_yuan_per_kg')!r}")
         price = 0.0
     settings.carbon_price_yuan_per_kg = price
     return settings

@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,15 @@ from allocator.instance.schema import TABLES, Column, Table
 from allocator.instance.types import LINE
 from allocator.problems import Problem
 
+FORMULA_LEADS = ("=", "+", "-", "@")  # with a tab or a carriage return: what a spreadsheet runs as a formula
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")  # "1,260": a number typed with thousands separators
+
+
+def normal_column_name(name: str) -> str:
+    """A column name without case, spaces, '-' and '_' (``Priority`` and ``card hours`` become known names)."""
+    return re.sub(r"[\s_\-]", "", name).lower()
+
+
 TRUE_WORDS = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -28,7 +38,12 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 
 
 def _table_file(folder: Path, stem: str, problems: list[Problem]) -> Path | None:
-    found = [folder / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES if (folder / f"{stem}{suffix}").is_file()]
+    candidates = [folder / f"{stem}{suffix}" for suffix in TABLE_SUFFIXES]
+    for path in candidates:
+        if path.exists() and not path.is_file():
+            problems.append(Problem(path.name, "is not a readable file (a folder?): give the table as a file, "
+                                               "or remove it to leave the table out"))
+    found = [path for path in candidates if path.is_file()]
     if len(found) > 1:
         problems.append(
             Problem(found[1].name, f"is ignored: {found[0].name} is read (give each table once, as CSV or as Parquet)",
@@ -54,6 +69,7 @@ class RawTable:
     cells: pd.DataFrame
     lines: np.ndarray  # CSV: line of the row's first character (header is line 1); Parquet: 1-based row
     header_line: int = 1
+    control_led: dict[str, np.ndarray] = field(default_factory=dict)  # column -> cells that began with a tab or CR
 
 
 def _read_raw(path: Path, problems: list[Problem]) -> RawTable | None:
@@ -69,7 +85,11 @@ def _read_csv(path: Path, problems: list[Problem]) -> RawTable | None:
     fewer cells than the header is reported and padded / cut to the header.
     """
     file = path.name
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        problems.append(Problem(file, f"cannot be read: {error.strerror or error}"))
+        return None
     try:
         text = data.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is accepted
     except UnicodeDecodeError as exc:
@@ -84,15 +104,15 @@ def _read_csv(path: Path, problems: list[Problem]) -> RawTable | None:
     try:
         for record in reader:
             start, end = end + 1, reader.line_num
-            cells = [cell.strip() for cell in record]
-            if not any(cells):
+            cells = list(record)
+            if not any(cell.strip() for cell in cells):
                 continue  # a blank line
             if header is None:
-                header, header_line = cells, start
+                header, header_line = [cell.strip() for cell in cells], start
                 continue
             if len(cells) != len(header):
                 extra = cells[len(header):]
-                if len(cells) < len(header) or any(extra):
+                if len(cells) < len(header) or any(cell.strip() for cell in extra):
                     problems.append(
                         Problem(file, f"the row has {len(cells)} cells, the header has {len(header)}", line=start)
                     )
@@ -146,9 +166,12 @@ def _named(frame: pd.DataFrame, header: list[str], lines: np.ndarray, file: str,
     cells = frame[keep] if keep else pd.DataFrame(index=frame.index)
     cells.columns = [header[i] for i in keep]
     cells = cells.reset_index(drop=True)
+    control_led = {}
     for name in cells.columns:
-        cells[name] = cells[name].astype(object).where(cells[name].notna(), "").astype(str).str.strip().astype(object)
-    return RawTable(cells, lines, header_line)
+        text = cells[name].astype(object).where(cells[name].notna(), "").astype(str)
+        control_led[name] = text.str.match(r"[\t\r]").to_numpy(dtype=bool)
+        cells[name] = text.str.strip().astype(object)
+    return RawTable(cells, lines, header_line, control_led)
 
 
 def _cells_as_text(series: pd.Series) -> pd.Series:
@@ -171,25 +194,32 @@ def parse_table(path: Path, table: Table, problems: list[Problem]) -> pd.DataFra
         return None
     file = path.name
     cells, lines, header_line = raw.cells, raw.lines, raw.header_line
+    known = table.column_names
+    twins = {normal_column_name(name): name for name in known}
+    misspelled = {}
+    for extra in cells.columns:
+        if extra in known:
+            continue
+        twin = twins.get(normal_column_name(extra))
+        if twin is not None:
+            misspelled[twin] = extra
+            problems.append(Problem(file, f"'{extra}' looks like a misspelling of the column '{twin}' "
+                                          f"(column names are exact: rename it to '{twin}')", line=header_line, column=extra))
+        else:
+            problems.append(Problem(file, f"unknown column is ignored (columns of {table.stem}: {', '.join(known)})",
+                                    line=header_line, column=extra, severity="warning"))
     missing = [c.name for c in table.columns if c.required and c.name not in cells.columns]
     for name in missing:
-        problems.append(
-            Problem(file, f"required column is missing (the header needs: {', '.join(c.name for c in table.columns if c.required)})",
-                    line=header_line, column=name)
-        )
+        if name not in misspelled:
+            needed = ", ".join(c.name for c in table.columns if c.required)
+            problems.append(Problem(file, f"required column is missing (the header needs: {needed})",
+                                    line=header_line, column=name))
     if missing:
         return None
-    known = table.column_names
-    for extra in cells.columns:
-        if extra not in known:
-            problems.append(
-                Problem(file, f"unknown column is ignored (columns of {table.stem}: {', '.join(known)})", line=header_line,
-                        column=extra, severity="warning")
-            )
     out = {}
     for col in table.columns:
         column_cells = cells[col.name] if col.name in cells.columns else pd.Series("", index=cells.index, dtype=object)
-        out[col.name] = _parse_column(column_cells, col, file, lines, problems)
+        out[col.name] = _parse_column(column_cells, col, file, lines, problems, raw.control_led.get(col.name))
     df = pd.DataFrame(out, index=cells.index)
     df[LINE] = lines
     _check_unique(df, table, file, problems)
@@ -211,7 +241,8 @@ def _expected(col: Column) -> str:
     return what
 
 
-def _parse_column(cells: pd.Series, col: Column, file: str, lines: np.ndarray, problems: list[Problem]) -> pd.Series:
+def _parse_column(cells: pd.Series, col: Column, file: str, lines: np.ndarray, problems: list[Problem],
+                  control_led: np.ndarray | None = None) -> pd.Series:
     empty = cells == ""
 
     def report(mask, message) -> None:
@@ -221,6 +252,12 @@ def _parse_column(cells: pd.Series, col: Column, file: str, lines: np.ndarray, p
     if col.type in ("id", "str"):
         if col.required or col.type == "id":
             report(empty, lambda v: "empty, a value is required" + (" (ids are non-empty)" if col.type == "id" else ""))
+        if col.type == "id":
+            formula = cells.str[:1].isin(FORMULA_LEADS).to_numpy(dtype=bool)
+            if control_led is not None:
+                formula = formula | (control_led & ~empty.to_numpy())
+            report(formula, lambda v: f"id '{v}' begins with '=', '+', '-', '@', a tab or a carriage return: a "
+                                      "spreadsheet would run it as a formula; give ids that begin otherwise")
         if col.choices is not None:
             report(~empty & ~cells.isin(col.choices), lambda v: f"'{v}' is not one of {', '.join(col.choices)}")
         return cells.astype(object)
@@ -236,7 +273,8 @@ def _parse_column(cells: pd.Series, col: Column, file: str, lines: np.ndarray, p
     expected = _expected(col)
     numbers = pd.to_numeric(cells.where(~empty, None), errors="coerce").astype(float)
     unparsable = (~empty & numbers.isna()).to_numpy()
-    report(unparsable, lambda v: f"'{v}' is not a number (expected {expected})")
+    report(unparsable, lambda v: f"'{v}' is not a number (expected {expected})"
+           + ("; write numbers without thousands separators, e.g. " + v.replace(",", "") if THOUSANDS.fullmatch(v) else ""))
     ok = ~empty.to_numpy() & ~unparsable
     values = numbers.to_numpy(copy=True)
     bad_inf = ok & np.isinf(values) & ~(col.allow_inf & (values > 0))
@@ -262,7 +300,7 @@ def _check_range(values, mask, cells, col: Column, expected: str, file, lines, p
         for i in np.flatnonzero(below):
             problems.append(Problem(file, f"{cells.iloc[i]} is out of range (expected {expected})", line=int(lines[i]), column=col.name))
     if col.high is not None:
-        above = mask & (values > col.high)
+        above = mask & (values > col.high) & ~np.isinf(values)  # inf is checked by allow_inf
         for i in np.flatnonzero(above):
             problems.append(Problem(file, f"{cells.iloc[i]} is out of range (expected {expected})", line=int(lines[i]), column=col.name))
 
