@@ -283,3 +283,25 @@ def test_check_of_a_plan_for_another_instance_says_so_in_one_line(tmp_path):
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith("violation")]
     assert len(lines) == 1 and "made for instance 'chengdu-day'" in lines[0]
+
+
+# --------------------------------------------------------------------------- Markdown from user names
+
+
+@pytest.mark.e2e
+def test_markdown_outputs_escape_html_and_pipes_from_names(tmp_path):
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    for path in TINY.iterdir():
+        (instance / path.name).write_bytes(path.read_bytes())
+    toml = (instance / "instance.toml").read_text()
+    (instance / "instance.toml").write_text(toml.replace('name = "tiny"', 'name = "<script>alert(1)</script>|x"'))
+    plan = tmp_path / "plan"
+    assert run("solve", instance, "-o", plan).exit_code == 0
+    assert run("report", plan, "--instance", instance, "-o", tmp_path / "r.html").exit_code == 0
+    assert run("sweep", instance, "-o", tmp_path / "sweep", "--budget", "x1", "--no-min-budget").exit_code == 0
+    for markdown in (tmp_path / "r.md", tmp_path / "sweep" / "summary.md"):
+        text = markdown.read_text()
+        assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;\\|x" in text, markdown
+    for page in (tmp_path / "r.html", tmp_path / "sweep" / "sweep.html"):
+        assert "<script>alert" not in page.read_text()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.files import file_digest
+from allocator.render.formats import number, percent, yuan
 
 PLAN_TABLES = ("assignments", "schedule", "unserved", "pools", "centers", "enterprises", "programs")
 
@@ -101,20 +101,10 @@ class Figures:
     notes: list[str] = field(default_factory=list)
 
 
-def _yuan(x: float) -> str:
-    return "unlimited" if not math.isfinite(x) else f"{x:,.2f} yuan"
 
 
-def _num(x: float, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if not math.isfinite(x):
-        return "unlimited"
-    return f"{x:,.{digits}g}" if abs(x) < 1e4 else f"{x:,.0f}"
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f} %"
 
 
 def _float(value) -> float:
@@ -132,14 +122,14 @@ def compute_figures(plan: PlanFolder, instance=None) -> Figures:
     requested = float((instance.demands["priority"] * instance.demands["card_hours"]).sum()) if instance is not None else float("nan")
     bill, subsidy = _float(s.get("total_bill_yuan")), _float(s.get("total_subsidy_yuan"))
     headline = [
-        ("status", f"{s.get('status', '?')} (gap {_num(_float(s.get('gap')), 3)})"),
-        ("served value", f"{_num(served_value)} of {_num(requested)} requested ({_pct(served_value / requested if requested > 0 else float('nan'))})"),
+        ("status", f"{s.get('status', '?')} (gap {number(_float(s.get('gap')), 3)})"),
+        ("served value", f"{number(served_value)} of {number(requested)} requested ({percent(served_value / requested if requested > 0 else float('nan'))})"),
         ("demands served", f"{s.get('demands_served', len(plan.assignments))} of {s.get('demands_total', '?')}"),
-        ("bill", _yuan(bill)),
-        ("subsidy", f"{_yuan(subsidy)} ({_pct(subsidy / bill if bill > 0 else float('nan'))} of the bill)"),
-        ("enterprises pay", _yuan(bill - subsidy)),
-        ("carbon", f"{_num(_float(s.get('carbon_kg')))} kg"),
-        ("green share", f"{_pct(green / energy if energy > 0 else float('nan'))} of {_num(energy)} kWh"),
+        ("bill", yuan(bill)),
+        ("subsidy", f"{yuan(subsidy)} ({percent(subsidy / bill if bill > 0 else float('nan'))} of the bill)"),
+        ("enterprises pay", yuan(bill - subsidy)),
+        ("carbon", f"{number(_float(s.get('carbon_kg')))} kg"),
+        ("green share", f"{percent(green / energy if energy > 0 else float('nan'))} of {number(energy)} kWh"),
         ("method", f"{s.get('method', '?')} ({s.get('solver', '')} {s.get('solver_version', '')})".strip()),
     ]
     figures = Figures(

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import base64
 import math
 
 import numpy as np
 import pandas as pd
 
-from allocator.render.figures import Figures, _num, _pct, _yuan, region_order
+from allocator.render.figures import Figures, region_order
+from allocator.render.formats import number, percent, yuan
 from allocator.render.svg import (
     EMPTY,
     PRESCREEN_COLOR,
@@ -74,7 +76,7 @@ def programs_section(f: Figures) -> str:
         return f"{float(r['subsidy_yuan']) / budget:.0%} of budget" if math.isfinite(budget) and budget > 0 else "no budget limit"
 
     chart = stacked_bars(rows, "subsidy spent and left per programme", value_text=value_text)
-    table = html_table(p, {"budget_yuan": _yuan, "subsidy_yuan": _yuan, "remaining_yuan": _yuan})
+    table = html_table(p, {"budget_yuan": yuan, "subsidy_yuan": yuan, "remaining_yuan": yuan})
     return section("programs", "Subsidy by programme (budget use)",
                    chart_figure("chart-programs", "Subsidy spent today (dark) and budget left (light), per programme.", chart) + table)
 
@@ -102,7 +104,7 @@ def energy_section(f: Figures) -> str:
     totals = e.groupby("center_id")[["energy_kwh", "green_kwh", "grid_kwh"]].sum().loc[centers].reset_index()
     totals["green_share"] = totals["green_kwh"] / totals["energy_kwh"]
     grid = f'<div class="multiples">{"".join(charts)}</div>'
-    table = html_table(totals, {"energy_kwh": _num, "green_kwh": _num, "grid_kwh": _num, "green_share": _pct})
+    table = html_table(totals, {"energy_kwh": number, "green_kwh": number, "grid_kwh": number, "green_share": percent})
     caption = ("Green (bottom, green) and grid (top, grey) energy per period, one panel per center that draws power, "
                "all on the same scale; a red mark is the most the column may reach under the center's grid cap.")
     return section("energy", "Energy, green and grid power per center",
@@ -120,7 +122,7 @@ def flows_section(f: Figures) -> str:
     share = moved / f.flows["card_hours"].sum()
     text_ = (f"<p>{share:.1%} of the card-hours ran outside their home region. Regions are ordered from the "
              "largest net sender of work (east data) to the largest net receiver (west computing).</p>")
-    table = html_table(f.flows.head(40), {"card_hours": _num})
+    table = html_table(f.flows.head(40), {"card_hours": number})
     return section("flows", "Where the work went (home region → center region)",
                    text_ + chart_figure("chart-flows", "Card-hours used, from each demand's home region to the region of the center that ran it.", chart)
                    + "<details><summary>largest flows</summary>" + table + "</details>")
@@ -155,7 +157,7 @@ def enterprises_section(f: Figures) -> str:
     else:
         figure = "<p>No enterprise receives subsidy in this plan.</p>"
     table = html_table(ent[["enterprise_id", "program_id", "bill_yuan", "ytd_yuan", "today_yuan", "left_yuan", "cap_yuan"]],
-                       {"bill_yuan": _yuan, "ytd_yuan": _yuan, "today_yuan": _yuan, "left_yuan": _yuan, "cap_yuan": _yuan})
+                       {"bill_yuan": yuan, "ytd_yuan": yuan, "today_yuan": yuan, "left_yuan": yuan, "cap_yuan": yuan})
     return section("enterprises", "Cap use per enterprise",
                    figure + f"<details><summary>all {len(ent)} enterprises</summary>{table}</details>")
 
@@ -165,7 +167,7 @@ def reasons_section(f: Figures) -> str:
     if r.empty:
         return section("unserved", "Unserved requests by reason", "<p>Every request is served.</p>")
     rows = [(row.reason, [Segment(float(row.demands), REASON_COLORS.get(row.reason, PRESCREEN_COLOR),
-                                  f"{row.reason}: {row.demands} demand(s), value {_num(row.value)}")])
+                                  f"{row.reason}: {row.demands} demand(s), value {number(row.value)}")])
             for row in r.itertuples(index=False)]
     chart = stacked_bars(rows, "unserved requests by reason", value_text=lambda i: f"{int(r.iloc[i]['demands'])} demands")
     explain = ("<p><b>not_selected:budget / :capacity / :green / :cap</b> — the request would fit next to the plan if that "
@@ -250,14 +252,27 @@ SCRIPT = """
 """
 
 
+def page(title: str, body: str) -> str:
+    """A self-contained page, the one policy of every HTML file the tool writes: inline CSS, charts
+    as inline SVG or embedded PNG, one inline script (sortable tables); nothing loaded from anywhere."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>{body}"
+            + '<p id="render-check" data-charts="0" data-drawn="0">charts not checked (scripts disabled)</p>'
+            + f"<script>{SCRIPT}</script></body></html>\n")
+
+
+def png_figure(png: bytes, caption: str, figure_id: str = "") -> str:
+    """A PNG chart (drawn by matplotlib) embedded in the page as a data URI."""
+    data = base64.b64encode(png).decode("ascii")
+    attr = f' id="{esc(figure_id)}"' if figure_id else ""
+    return (f'<figure class="chart"{attr}><img alt="{esc(caption)}" style="max-width:100%" '
+            f'src="data:image/png;base64,{data}"><figcaption>{esc(caption)}</figcaption></figure>')
+
+
 def render_html(f: Figures) -> str:
-    """The whole page: inline CSS, inline SVG charts, one inline script; nothing external."""
+    """The report page (:func:`page`): inline SVG charts for every section."""
     sections = [headline_section(f), programs_section(f), utilization_section(f), energy_section(f), flows_section(f),
                 enterprises_section(f), reasons_section(f), share_section(f)]
     intro = f'<p class="note">{esc(f.instance_note)}</p>' if f.instance_note else ""
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{esc(f.title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{esc(f.title)}</h1>{intro}"
-            + "".join(sections)
-            + '<p id="render-check" data-charts="0" data-drawn="0">charts not checked (scripts disabled)</p>'
-            + f"<script>{SCRIPT}</script></body></html>\n")
+    return page(f.title, intro + "".join(sections))

@@ -5,10 +5,12 @@
 
 **Self-contained.** Every chart is an inline SVG drawn here in Python: no script,
 style sheet, font or image is loaded from anywhere, so the page opens offline,
-prints, and reads with scripts disabled. Plotly was the alternative (it can
-inline plotly.js), but that puts ~4.6 MB of JavaScript in every report and the
-charts then exist only after that script has run; the SVG report of a 2,000-demand
-day is a few hundred kB, diff-able, and a test can count its charts in the HTML.
+prints, and reads with scripts disabled (:func:`allocator.render.html.page`, the page
+policy of every HTML file the tool writes: sweeps embed their matplotlib PNG the same
+way). Plotly was the alternative (it can inline plotly.js), but that puts ~4.6 MB of
+JavaScript in every page and the charts then exist only after that script has run; the
+SVG report of a 2,000-demand day is a few hundred kB, diff-able, and a test can count its
+charts in the HTML.
 Hovering any bar, cell or band shows its exact numbers (SVG ``<title>``). One small
 inline script makes the tables sortable and writes a marker into the page once it
 has checked that every chart has a drawn, non-empty SVG (``#render-check``), which
@@ -41,48 +43,38 @@ import pandas as pd
 from allocator.files import OutputRefused, write_text_atomic
 from allocator.render.figures import (
     Figures,
-    _num,
-    _pct,
-    _yuan,
     compute_figures,
     find_instance,
     read_plan_folder,
 )
+from allocator.render.formats import number, percent, yuan
 from allocator.render.html import render_html
-
-
-def md_table(df: pd.DataFrame, formats: dict[str, object] | None = None) -> str:
-    formats = formats or {}
-    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
-    for record in df.itertuples(index=False):
-        cells = [str(formats[c](v)) if c in formats else str(v) for c, v in zip(df.columns, record)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+from allocator.render.markdown import md_frame, md_text
 
 
 def render_markdown(f: Figures) -> str:
     """A plain-text summary of the same figures, for e-mail and review."""
-    out = [f"# {f.title}", ""]
+    out = [f"# {md_text(f.title)}", ""]
     if f.instance_note:
-        out += [f"> {f.instance_note}", ""]
-    out += [f"- **{k}**: {v}" for k, v in f.headline] + [""]
-    out += [f"- note: {n}" for n in f.notes] + ([""] if f.notes else [])
-    out += ["## Subsidy by programme", "", md_table(f.programs, {"budget_yuan": _yuan, "subsidy_yuan": _yuan, "remaining_yuan": _yuan}), ""]
-    out += ["## Unserved requests by reason", "", md_table(f.reasons, {"value": _num}) if not f.reasons.empty else "Every request is served.", ""]
+        out += [f"> {md_text(f.instance_note)}", ""]
+    out += [f"- **{md_text(k)}**: {md_text(v)}" for k, v in f.headline] + [""]
+    out += [f"- note: {md_text(n)}" for n in f.notes] + ([""] if f.notes else [])
+    out += ["## Subsidy by programme", "", md_frame(f.programs, {"budget_yuan": yuan, "subsidy_yuan": yuan, "remaining_yuan": yuan}), ""]
+    out += ["## Unserved requests by reason", "", md_frame(f.reasons, {"value": number}) if not f.reasons.empty else "Every request is served.", ""]
     if f.by_class is not None:
         for title, table in (("latency class", f.by_class), ("stack", f.by_stack)):
             out += [f"## Served share by {title}", "",
-                    md_table(table, {"requested_value": _num, "served_value": _num, "share": _pct}), ""]
+                    md_frame(table, {"requested_value": number, "served_value": number, "share": percent}), ""]
     if f.flows is not None and not f.flows.empty:
-        out += ["## Where the work went (largest flows)", "", md_table(f.flows.head(15), {"card_hours": _num}), ""]
+        out += ["## Where the work went (largest flows)", "", md_frame(f.flows.head(15), {"card_hours": number}), ""]
     busiest = f.utilization.max(axis=1).sort_values(ascending=False).head(10)
     out += ["## Busiest pools (peak utilization)", "",
-            md_table(pd.DataFrame({"pool_id": busiest.index, "peak_utilization": busiest.to_numpy()}), {"peak_utilization": _pct}), ""]
+            md_frame(pd.DataFrame({"pool_id": busiest.index, "peak_utilization": busiest.to_numpy()}), {"peak_utilization": percent}), ""]
     e = f.energy.groupby("center_id")[["energy_kwh", "green_kwh", "grid_kwh"]].sum()
     e = e[e["energy_kwh"] > 0].reset_index()
     if not e.empty:
         e["green_share"] = e["green_kwh"] / e["energy_kwh"]
-        out += ["## Energy per center", "", md_table(e, {"energy_kwh": _num, "green_kwh": _num, "grid_kwh": _num, "green_share": _pct}), ""]
+        out += ["## Energy per center", "", md_frame(e, {"energy_kwh": number, "green_kwh": number, "grid_kwh": number, "green_share": percent}), ""]
     return "\n".join(out)
 
 

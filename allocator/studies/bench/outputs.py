@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from allocator.files import atomic_file, write_text_atomic
+from allocator.render.markdown import md_table, md_text
 from allocator.studies.bench.tasks import KNOWN_SENSES, BenchTask, Known
 
 #: bench.csv columns, in order.
@@ -125,15 +126,13 @@ def _csv_cell(value: object) -> object:
 def markdown(rows: Sequence[dict]) -> str:
     """The bench table in Markdown, with the environment of the runs below it."""
     head = [h for _, h, _ in MARKDOWN_COLUMNS]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for row in rows:
-        lines.append("| " + " | ".join(_md_cell(row.get(c), fmt) for c, _, fmt in MARKDOWN_COLUMNS) + " |")
+    lines = md_table(head, [[_md_cell(row.get(c), fmt) for c, _, fmt in MARKDOWN_COLUMNS] for row in rows]).splitlines()
     lines += ["", "distance: the run's objective minus the known optimum (cost, sense min) or the known optimum "
               "minus the served value (sense max); 0 = reached, positive = worse.", ""]
     lines += environment_lines(rows)
     errors = [(r["instance"], r["solver"], r["method"], r["error"]) for r in rows if r.get("error")]
     if errors:
-        lines += ["", "Errors:", ""] + [f"- {i} / {s} / {m}: {e}" for i, s, m, e in errors]
+        lines += ["", "Errors:", ""] + [f"- {md_text(i)} / {s} / {m}: {md_text(e)}" for i, s, m, e in errors]
     return "\n".join(lines) + "\n"
 
 

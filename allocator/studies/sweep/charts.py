@@ -1,4 +1,4 @@
-"""The sweep's charts (PNG with matplotlib, HTML with plotly) and summary.md.
+"""The sweep's charts (PNG with matplotlib, embedded in a self-contained HTML page) and summary.md.
 """
 
 from __future__ import annotations
@@ -10,6 +10,15 @@ import numpy as np
 import pandas as pd
 
 from allocator.files import atomic_file, write_text_atomic
+from allocator.render.formats import (
+    YUAN_PER_MILLION,
+    optional_float,
+    percent,
+    yuan_short,
+)
+from allocator.render.html import html_table, page, png_figure, section
+from allocator.render.markdown import md_table, md_text
+from allocator.render.svg import esc
 from allocator.studies.sweep.points import (
     LINE_PARAMETERS,
     PARAMETERS,
@@ -17,13 +26,9 @@ from allocator.studies.sweep.points import (
 from allocator.studies.sweep.summary import (
     SweepContext,
     SweepSummary,
-    _money,
-    _number,
-    _percent,
     line_label,
 )
 from allocator.studies.sweep.table import TIMING_COLUMNS
-from allocator.studies.sweep.values import YUAN_PER_MILLION
 
 
 @dataclass
@@ -118,52 +123,37 @@ def write_png(curves: list[Curve], context: SweepContext, path: Path) -> None:
     plt.close(fig)
 
 
-def write_html(curves: list[Curve], context: SweepContext, path: Path) -> None:
-    """The same two panels as an interactive plotly page that works offline (plotly.js embedded)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    x_title, marginal_title = _axis_titles(context)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("served value", "marginal served value"))
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-    colors: dict[str, str] = {}
-    total = context.requested_value
-    for curve in curves:
-        color = colors.setdefault(_color_key(curve, curves), palette[len(colors) % len(palette)])
-        dash = "solid" if curve.method == "optimizer" else "dash"
-        name = f"{curve.method}{f' ({curve.label})' if curve.label else ''}"
-        share = [f"{100 * v / total:.1f} % of requested" if total > 0 else "" for v in curve.served_value]
-        fig.add_trace(go.Scatter(x=curve.x, y=curve.served_value, mode="lines+markers", name=name,
-                                 line={"color": color, "dash": dash}, legendgroup=name,
-                                 text=[f"{k}<br>{s}" for k, s in zip(curve.keys, share)]), row=1, col=1)
-        if len(curve.marginal):
-            fig.add_trace(go.Scatter(x=curve.marginal_x, y=curve.marginal, mode="lines+markers", name=name,
-                                     line={"color": color, "dash": dash}, legendgroup=name, showlegend=False),
-                          row=1, col=2)
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text="served value (priority x card-hours)", row=1, col=1)
-    fig.update_yaxes(title_text=marginal_title, row=1, col=2)
-    fig.update_layout(title=f"{context.instance_name}: what each fund buys, optimizer vs FCFS", hovermode="closest")
-    with atomic_file(path) as tmp:
-        fig.write_html(tmp, include_plotlyjs=True, full_html=True)
+def write_html(frame: pd.DataFrame, context: SweepContext, summary: SweepSummary, png: Path, path: Path) -> None:
+    """sweep.html: the page policy of the report (allocator.render.html.page): the curves of sweep.png
+    embedded, the headline sentences and the table of every point; self-contained, no JavaScript library."""
+    columns = [c for c in ("key", "fund_yuan", *PARAMETERS, "served_value_opt", "served_share_opt", "status_opt",
+                           "gap_opt", "served_value_fcfs", "served_share_fcfs", "extra_share") if c in frame]
+    table = frame[columns].dropna(axis=1, how="all")
+    body = (section("curves", "What each fund buys", png_figure(png.read_bytes(), "served value and marginal served "
+                                                                "value per fund, optimizer and FCFS", "curves"))
+            + section("headline", "At the instance's own fund",
+                      "<ul>" + "".join(f"<li>{esc(s)}</li>" for s in summary.sentences()) + "</ul>")
+            + section("points", "Every point", html_table(table, {"fund_yuan": yuan_short, "served_share_opt": percent,
+                                                                  "served_share_fcfs": percent})))
+    write_text_atomic(path, page(f"{context.instance_name}: what each fund buys, optimizer vs FCFS", body))
 
 
 def summary_markdown(frame: pd.DataFrame, context: SweepContext, summary: SweepSummary, curves: list[Curve]) -> str:
     """summary.md: the headline sentences, then every point."""
-    scope = ", ".join(f"`{g}`" for g in context.scope)
+    scope = ", ".join(md_text(g) for g in context.scope)
     statuses = ", ".join(f"{n} {status}" for status, n in summary.opt_statuses.items())
     lines = [
-        f"# What each fund buys: {context.instance_name}",
+        f"# What each fund buys: {md_text(context.instance_name)}",
         "",
         f"Requested value: {context.requested_value:,.6g} (priority x card-hours over all {context.demands_total} "
         f"demands). Fund: the budget of programme(s) {scope}"
         f"{' (the other programmes keep their own budgets)' if context.fund_phrase else ''}; the instance's own fund is "
-        f"{_money(context.reference_fund_yuan)} yuan. {summary.points} points; optimizer statuses: {statuses}.",
+        f"{yuan_short(context.reference_fund_yuan)} yuan. {summary.points} points; optimizer statuses: {statuses}.",
         "",
         "## At the instance's own fund",
         "",
     ]
-    lines += [f"- {s}" for s in summary.sentences()] or ["- (no point at the instance's own fund)"]
+    lines += [f"- {md_text(s)}" for s in summary.sentences()] or ["- (no point at the instance's own fund)"]
     lines += ["", _fcfs_comparison(frame, summary), "", "## Every point", ""]
     lines += _points_table(frame)
     lines += ["", "Files: `sweep.csv` (every figure), `sweep.png` and `sweep.html` (the curves and the marginal "
@@ -175,7 +165,7 @@ def _fcfs_comparison(frame: pd.DataFrame, summary: SweepSummary) -> str:
     if "served_value_fcfs" not in frame:
         return "FCFS was not solved (--no-fcfs)."
     if summary.opt_below_fcfs:
-        return ("The optimizer served less value than FCFS at: " + ", ".join(f"`{k}`" for k in summary.opt_below_fcfs)
+        return ("The optimizer served less value than FCFS at: " + ", ".join(md_text(k) for k in summary.opt_below_fcfs)
                 + " (these points did not reach optimality; see their status and gap).")
     return "The optimizer served at least as much value as FCFS at every point."
 
@@ -186,19 +176,19 @@ def _points_table(frame: pd.DataFrame) -> list[str]:
     header = ["fund (yuan)", *swept, "optimizer % served", "status (gap)"]
     if has_fcfs:
         header += ["FCFS % served", "advantage (% points)"]
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for _, row in frame.iterrows():
-        cells = [_money(row["fund_yuan"]), *(f"{row[c]:g}" for c in swept),
-                 _percent(_number(row["served_share_opt"])), f"{row['status_opt']} ({_gap_text(row['gap_opt'])})"]
+        cells = [yuan_short(row["fund_yuan"]), *(f"{row[c]:g}" for c in swept),
+                 percent(optional_float(row["served_share_opt"])), f"{row['status_opt']} ({_gap_text(row['gap_opt'])})"]
         if has_fcfs:
-            extra = _number(row["extra_share"])
-            cells += [_percent(_number(row["served_share_fcfs"])), "n/a" if extra is None else f"{100 * extra:+.1f}"]
-        out.append("| " + " | ".join(cells) + " |")
-    return out
+            extra = optional_float(row["extra_share"])
+            cells += [percent(optional_float(row["served_share_fcfs"])), "n/a" if extra is None else f"{100 * extra:+.1f}"]
+        rows.append(cells)
+    return md_table(header, rows).splitlines()
 
 
 def _gap_text(gap: object) -> str:
-    x = _number(gap)
+    x = optional_float(gap)
     return "n/a" if x is None else f"{x:.2g}"
 
 
@@ -212,6 +202,6 @@ def write_reports(frame: pd.DataFrame, context: SweepContext, summary: SweepSumm
     curves = plot_curves(frame, context)
     paths = {"png": out / "sweep.png", "html": out / "sweep.html", "summary": out / "summary.md"}
     write_png(curves, context, paths["png"])
-    write_html(curves, context, paths["html"])
+    write_html(frame, context, summary, paths["png"], paths["html"])
     write_text_atomic(paths["summary"], summary_markdown(frame, context, summary, curves))
     return paths

@@ -26,7 +26,7 @@ the table is the same whatever the number of workers or the engine, apart from t
 :func:`allocator.solving.solve_model` (those points end with status ``feasible``;
 their served value is still reproducible when the value stage ended by its gap).
 
-After the points: ``sweep.png``, ``sweep.html`` (plotly, self-contained) and
+After the points: ``sweep.png``, ``sweep.html`` (self-contained: the PNG and every point) and
 ``summary.md``. The fund the optimizer needs to match what FCFS buys at the
 instance's own fund comes from one min-budget MIP per line (:mod:`allocator.min_budget`)
 when the fund is one programme's, and otherwise from interpolation on the sweep;

@@ -15,6 +15,7 @@ import pandas as pd
 from allocator.executor import ExecutorOptions, run_tasks
 from allocator.instance.types import Instance
 from allocator.problems import AllocatorError
+from allocator.render.formats import optional_float, percent, yuan_short
 from allocator.studies.sweep.points import (
     LINE_PARAMETERS,
     PARAMETERS,
@@ -23,7 +24,6 @@ from allocator.studies.sweep.points import (
     SweepOptions,
     SweepPoint,
 )
-from allocator.studies.sweep.values import YUAN_PER_MILLION
 from allocator.studies.sweep.variants import variant_files, write_files
 
 
@@ -94,7 +94,7 @@ def line_label(row: pd.Series | dict) -> str:
     for column in LINE_PARAMETERS:
         value = row.get(column)
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            parts.append(f"{names[column]} {_money(value) + ' yuan' if column == 'cap_yuan' else f'{value:g}'}")
+            parts.append(f"{names[column]} {yuan_short(value) + ' yuan' if column == 'cap_yuan' else f'{value:g}'}")
     return ", ".join(parts)
 
 
@@ -109,8 +109,8 @@ def summarize(frame: pd.DataFrame, context: SweepContext, matches: dict[str, Mat
     for _, row in _reference_rows(frame, context).iterrows():
         label = line_label(row)
         lines.append(LineSummary(
-            label, context.fund_phrase, float(row["fund_yuan"]), _number(row.get("served_share_opt")),
-            _number(row.get("served_share_fcfs")), matches.get(label),
+            label, context.fund_phrase, float(row["fund_yuan"]), optional_float(row.get("served_share_opt")),
+            optional_float(row.get("served_share_fcfs")), matches.get(label),
         ))
     below = []
     if "served_value_fcfs" in frame:
@@ -120,11 +120,6 @@ def summarize(frame: pd.DataFrame, context: SweepContext, matches: dict[str, Mat
     return SweepSummary(lines, int(len(frame)), {str(k): int(v) for k, v in statuses.items()}, below)
 
 
-def _number(value: object) -> float | None:
-    if value is None:
-        return None
-    x = float(value)
-    return None if math.isnan(x) else x
 
 
 def _matching_funds(frame: pd.DataFrame, files: dict[str, bytes], instance: Instance, scope: Sequence[str],
@@ -138,9 +133,9 @@ def _matching_funds(frame: pd.DataFrame, files: dict[str, bytes], instance: Inst
         return matches
     tasks, labels = [], []
     for _, row in reference.iterrows():
-        if _number(row.get("served_value_fcfs")) is None:
+        if optional_float(row.get("served_value_fcfs")) is None:
             continue
-        point = SweepPoint(**{p: _number(row.get(p)) for p in PARAMETERS})
+        point = SweepPoint(**{p: optional_float(row.get(p)) for p in PARAMETERS})
         share = float(row["served_value_fcfs"]) / context.requested_value if context.requested_value > 0 else 0.0
         tasks.append(MinBudgetTask(variant_files(files, instance, scope, point), scope[0], min(1.0, share),
                                    options.time_limit, options.gap))
@@ -180,13 +175,13 @@ def solve_min_budget_task(task: MinBudgetTask) -> MatchingFund:
     return MatchingFund(
         result.min_budget_yuan,
         f"min-budget MIP on programme '{task.program_id}': {proof}, the true minimum is at least "
-        f"{_money(result.bound_yuan)}",
+        f"{yuan_short(result.bound_yuan)}",
     )
 
 
 def interpolated_match(frame: pd.DataFrame, reference: pd.Series, context: SweepContext) -> MatchingFund:
     """Linear interpolation on the optimizer's curve of the reference's line: the first fund reaching FCFS's value."""
-    target = _number(reference.get("served_value_fcfs"))
+    target = optional_float(reference.get("served_value_fcfs"))
     if target is None:
         return MatchingFund(None, "FCFS has no plan at the instance's own fund")
     line = _line_rows(frame, reference).dropna(subset=["served_value_opt"]).sort_values("fund_yuan")
@@ -201,7 +196,7 @@ def interpolated_match(frame: pd.DataFrame, reference: pd.Series, context: Sweep
                                              "(the true figure may be lower)")
     f0, f1, v0, v1 = funds[i - 1], funds[i], values[i - 1], values[i]
     fund = f1 if v1 == v0 else f0 + (target - v0) * (f1 - f0) / (v1 - v0)
-    return MatchingFund(float(fund), f"linear interpolation between the swept funds {_money(f0)} and {_money(f1)}")
+    return MatchingFund(float(fund), f"linear interpolation between the swept funds {yuan_short(f0)} and {yuan_short(f1)}")
 
 
 def _line_rows(frame: pd.DataFrame, reference: pd.Series) -> pd.DataFrame:
@@ -215,32 +210,21 @@ def _line_rows(frame: pd.DataFrame, reference: pd.Series) -> pd.DataFrame:
     return frame[same]
 
 
-def _money(yuan: float) -> str:
-    """Yuan for a reader: '10 M', '430 k', '75' (up to 4 significant digits)."""
-    if not math.isfinite(yuan):
-        return "unlimited"
-    if abs(yuan) >= YUAN_PER_MILLION:
-        return f"{yuan / YUAN_PER_MILLION:.4g} M"
-    if abs(yuan) >= 1e3:
-        return f"{yuan / 1e3:.4g} k"
-    return f"{yuan:.4g}"
 
 
-def _percent(share: float | None) -> str:
-    return "n/a" if share is None else f"{share:.1%}".replace("%", " %")
 
 
 def _sentence(line: LineSummary) -> str:
     prefix = f"With {line.label}: a" if line.label else "A"
-    text = (f"{prefix} {_money(line.reference_fund_yuan)} yuan fund{line.fund_phrase} serves "
-            f"{_percent(line.opt_share)} of requested value")
+    text = (f"{prefix} {yuan_short(line.reference_fund_yuan)} yuan fund{line.fund_phrase} serves "
+            f"{percent(line.opt_share)} of requested value")
     if line.fcfs_share is None and line.match is None:
         return text + "."
-    text += f"; FCFS serves {_percent(line.fcfs_share)}"
+    text += f"; FCFS serves {percent(line.fcfs_share)}"
     if line.match is None or line.match.fund_yuan is None:
         why = "" if line.match is None else f" ({line.match.how})"
         return text + f"; the fund the optimizer needs to match FCFS is not known{why}."
-    return (text + f"; the optimizer needs {_money(line.match.fund_yuan)} yuan to match what FCFS buys with "
-            f"{_money(line.reference_fund_yuan)} ({line.match.how}).")
+    return (text + f"; the optimizer needs {yuan_short(line.match.fund_yuan)} yuan to match what FCFS buys with "
+            f"{yuan_short(line.reference_fund_yuan)} ({line.match.how}).")
 
 

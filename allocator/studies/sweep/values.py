@@ -8,9 +8,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-YUAN_PER_MILLION = 1e6
-
-
 MONEY_SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6}
 
 
