@@ -37,6 +37,20 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+FEN_PER_YUAN = 100
+_FEN_SLACK = 1e-6  # of a fen: a sum like 0.1 + 0.2 is 30 fen, not 31 or 29
+
+
+def fen_down(yuan):
+    """Yuan rounded down to the fen (0.01 yuan); inf stays inf. Works on numbers and numpy arrays."""
+    return np.floor(np.asarray(yuan, dtype=float) * FEN_PER_YUAN + _FEN_SLACK) / FEN_PER_YUAN
+
+
+def fen_up(yuan):
+    """Yuan rounded up to the fen (0.01 yuan); inf stays inf."""
+    return np.ceil(np.asarray(yuan, dtype=float) * FEN_PER_YUAN - _FEN_SLACK) / FEN_PER_YUAN
+
+
 def json_safe(obj):
     """``obj`` with every non-finite float made JSON-safe ("inf", "-inf", None for NaN), recursively."""
     if isinstance(obj, dict):

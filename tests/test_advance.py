@@ -297,10 +297,16 @@ def test_ten_days_keep_every_annual_total(tmp_path, tmp_path_factory):
         assert at_most(ent0.at[e, "subsidy_ytd_yuan"] + total, max(ent0.at[e, "cap_yuan"], ent0.at[e, "subsidy_ytd_yuan"]))
     last = read_instance(instance)
     assert last.name.endswith("+10")
-    ledger = last.enterprises.set_index("enterprise_id")["subsidy_ytd_yuan"]
-    assert np.allclose(ledger.reindex(ent0.index), ent0["subsidy_ytd_yuan"] + enterprise_total, rtol=1e-6, atol=1e-5)
-    left = last.programs.set_index("program_id")["budget_yuan"]
-    assert np.allclose(left.reindex(budgets.index), (budgets - program_total).clip(lower=0), rtol=1e-6, atol=1e-5)
+    # The ledger is kept in whole fen on the safe side: each day's subsidy_ytd rounded up (at most a fen a
+    # day above the plans' total), each day's fund left rounded down (at most a fen a day below).
+    ledger = last.enterprises.set_index("enterprise_id")["subsidy_ytd_yuan"].reindex(ent0.index)
+    exact_ytd = ent0["subsidy_ytd_yuan"] + enterprise_total
+    assert ((ledger >= exact_ytd - 1e-6) & (ledger <= exact_ytd + 0.01 * 10 + 1e-6)).all()
+    assert np.allclose(ledger * 100, np.round(ledger * 100), atol=1e-6)  # whole fen
+    left = last.programs.set_index("program_id")["budget_yuan"].reindex(budgets.index)
+    exact_left = (budgets - program_total).clip(lower=0)
+    assert ((left <= exact_left + 1e-6) & (left >= exact_left - 0.01 * 10 - 1e-6)).all()
+    assert np.allclose(left * 100, np.round(left * 100), atol=1e-6)
     # The year's money does run out during the ten days (so the test exercises the limits).
     assert any(program_total[g] >= 0.99 * budgets[g] for g in budgets.index if budgets[g] > 0)
     assert (enterprise_total >= remaining - 1.0).sum() >= 1

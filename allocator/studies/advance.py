@@ -57,7 +57,7 @@ from allocator.instance.reading import read_instance
 from allocator.instance.schema import TABLE_BY_STEM
 from allocator.instance.types import Instance
 from allocator.instance.writing import csv_text
-from allocator.numbers import cell_text
+from allocator.numbers import cell_text, fen_down, fen_up
 from allocator.problems import (
     EXIT_INVALID,
     EXIT_VIOLATED,
@@ -184,16 +184,21 @@ def ledger_of(instance: Instance, served: pd.DataFrame) -> Ledger:
 
 
 def next_enterprises(instance: Instance, ledger: Ledger) -> pd.DataFrame:
+    """Year-to-date columns moved on, in whole fen and on the safe side: the subsidy rounded up
+    (the cap still holds over the year), the spend rounded down (no threshold is met by round-off)."""
     ent = _spec_columns(instance, "enterprises")
-    ent["subsidy_ytd_yuan"] = ent["subsidy_ytd_yuan"] + ent["enterprise_id"].map(ledger.subsidy_yuan).fillna(0.0)
-    ent["spend_ytd_yuan"] = ent["spend_ytd_yuan"] + ent["enterprise_id"].map(ledger.bill_yuan).fillna(0.0)
+    subsidy = ent["subsidy_ytd_yuan"] + ent["enterprise_id"].map(ledger.subsidy_yuan).fillna(0.0)
+    spend = ent["spend_ytd_yuan"] + ent["enterprise_id"].map(ledger.bill_yuan).fillna(0.0)
+    ent["subsidy_ytd_yuan"] = fen_up(subsidy)
+    ent["spend_ytd_yuan"] = fen_down(spend)
     return ent
 
 
 def next_programs(instance: Instance, ledger: Ledger) -> pd.DataFrame:
+    """What is left of each fund, rounded down to the fen (the fund still holds over the year)."""
     prog = _spec_columns(instance, "programs")
     spent = prog["program_id"].map(ledger.program_subsidy_yuan).fillna(0.0)
-    prog["budget_yuan"] = (prog["budget_yuan"] - spent).clip(lower=0.0)  # inf - x = inf
+    prog["budget_yuan"] = fen_down((prog["budget_yuan"] - spent).clip(lower=0.0))  # inf - x = inf
     return prog
 
 
