@@ -180,6 +180,9 @@ def test_table_has_every_column_and_the_hand_derived_values(first_run):
     assert table["demands_served_fcfs"].tolist() == [1, 2, 3]
     assert ((table["utilization_opt"] >= 0) & (table["utilization_opt"] <= 1)).all()
     assert outcome.summary.opt_below_fcfs == []
+    for _, line in table.groupby([c for c in ("rate", "cap_yuan", "green_share") if c in table], dropna=False):
+        served = line.sort_values("fund_yuan")["served_value_opt"].to_numpy()
+        assert (served[1:] >= served[:-1] - 1e-9).all()  # more money never serves less (each point starts from the last)
 
 
 @pytest.mark.component

@@ -9,6 +9,7 @@ files in process, and a plan that breaks one is never renamed into place
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,3 +47,13 @@ def write_plan(folder: Path, plan: Plan, summary: dict, instance: Instance | Non
             if report.violations:
                 raise PlanFailedCheck(report.violations)
     return seconds
+
+
+def rule_violations(plan: Plan, instance: Instance) -> list[str]:
+    """What the independent checker finds wrong with ``plan``'s rules (R1-R10 and the plan tables),
+    without a summary.json: for a plan that is only a candidate (a start), never written as such."""
+    with tempfile.TemporaryDirectory(prefix="allocator-candidate-") as tmp:
+        for stem, df in plan.tables.items():
+            write_table(df, Path(tmp) / f"{stem}.csv")
+        report = check_plan(Path(instance.folder), Path(tmp), instance)
+    return [v for v in report.violations if SUMMARY_FILE not in v]

@@ -7,16 +7,28 @@ import dataclasses
 import time
 
 import numpy as np
+import pandas as pd
 
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
-from allocator.plan.extract import empty_schedule, schedule_from_solution
+from allocator.plan.extract import (
+    SCHEDULE_COLUMNS,
+    empty_schedule,
+    extract_plan,
+    schedule_from_solution,
+)
+from allocator.plan.writing import rule_violations
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound
-from allocator.solve.heuristics import enterprise_sequence, place, place_in_order
+from allocator.solve.heuristics import (
+    HeuristicPlan,
+    enterprise_sequence,
+    place,
+    place_in_order,
+)
 from allocator.solve.infeasible import explain_infeasible
 from allocator.solve.lexicographic import solve_model
-from allocator.solve.options import SolveOptions
+from allocator.solve.options import SolveOptions, StartPlan
 from allocator.solve.result import _Chosen
 
 
@@ -35,7 +47,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     if data.n_pairs == 0:
         seconds["solve"] = time.perf_counter() - t0
         return _Chosen(np.zeros(0, dtype=bool), empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
-    heuristic = _best_heuristic(instance, scr)
+    heuristic = _best_heuristic(instance, scr, options.start)
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
     share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
     lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
@@ -70,11 +82,29 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound)
 
 
-def _best_heuristic(instance: Instance, scr: Screen):
+def _best_heuristic(instance: Instance, scr: Screen, start: StartPlan | None = None):
     """The greedy, fcfs or cap-aware (whole enterprises) plan, whichever serves more value (must-serve
     complete first): the MIP start and fallback, so the exact method never returns less value than
-    either baseline."""
+    either baseline. A given ``start`` plan, completed by the cap-aware pass, is a candidate too."""
     values = scr.pairs["value"].to_numpy()
     plans = [place(instance, scr, method) for method in ("greedy", "fcfs")]
     plans.append(place_in_order(instance, scr, enterprise_sequence(instance, scr)))
+    kept = start_plan(instance, scr, start)
+    if kept is not None:
+        plans.append(place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=kept))
     return max(plans, key=lambda h: (not h.unplaced_must_serve, float(values[h.chosen].sum())))
+
+
+def start_plan(instance: Instance, scr: Screen, start: StartPlan | None) -> HeuristicPlan | None:
+    """``start`` on this instance's screened pairs, or None when it has none or names a pair screened out
+    or breaks a rule here (then it is no start: a rule-keeping start is what the solve may rely on)."""
+    if start is None:
+        return None
+    key = pd.MultiIndex.from_frame(scr.pairs[["demand_id", "pool_id"]])
+    chosen = np.asarray(key.isin(list(start.pairs)))
+    if int(chosen.sum()) != len(start.pairs):
+        return None
+    schedule = pd.DataFrame(list(start.schedule), columns=SCHEDULE_COLUMNS)
+    plan = HeuristicPlan(chosen, schedule, [])
+    extracted = extract_plan(instance, scr, scr.pairs[chosen], schedule)
+    return None if rule_violations(extracted, instance) else plan

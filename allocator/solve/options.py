@@ -17,6 +17,26 @@ COST_STAGE_MIN_SECONDS = 10.0  # without a user time limit, the cost stage gets
 COST_STAGE_FACTOR = 3.0  # max(COST_STAGE_MIN_SECONDS, COST_STAGE_FACTOR x stage-1 time)
 
 
+@dataclass(frozen=True)
+class StartPlan:
+    """A plan to start from (served pairs and their schedule), e.g. the plan of a smaller fund in a sweep.
+
+    It is a candidate start beside the baselines; the solve never returns less value than it
+    when it is still feasible (a plan that breaks a rule of this instance is simply not used).
+    """
+
+    pairs: tuple[tuple[str, str], ...]  # (demand_id, pool_id)
+    schedule: tuple[tuple[str, str, int, float], ...]  # (demand_id, pool_id, period, card_hours)
+
+    @classmethod
+    def of(cls, assignments, schedule) -> StartPlan:
+        """From plan tables (assignments.csv and schedule.csv columns)."""
+        pairs = tuple(zip(assignments["demand_id"], assignments["pool_id"]))
+        rows = tuple((d, p, int(t), float(c)) for d, p, t, c in
+                     schedule[["demand_id", "pool_id", "period", "card_hours"]].itertuples(index=False))
+        return cls(pairs, rows)
+
+
 @dataclass
 class SolveOptions:
     time_limit: float | None = None  # seconds for the whole solve (both stages)
@@ -32,6 +52,7 @@ class SolveOptions:
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
     cost_stage_max_nodes: int | None = None
     progress: bool = False  # a live line (elapsed, incumbent, bound, gap) on the terminal while HiGHS runs
+    start: StartPlan | None = None  # a plan to start from, beside the baselines (sweeps: the smaller fund's plan)
 
 
 @dataclass

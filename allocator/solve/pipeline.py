@@ -126,7 +126,7 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
     """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.fast`)."""
     from allocator.solve.fast import solve_fast
 
-    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr))
+    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr, options.start))
     seconds["build"] = time.perf_counter() - t0 - sum(v for k, v in result.phases.items() if k != "build")
     seconds["solve"] = sum(v for k, v in result.phases.items() if k != "build")
     seconds.update({f"solve_{k}": v for k, v in result.phases.items() if k != "build"})

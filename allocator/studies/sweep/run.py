@@ -55,6 +55,7 @@ from allocator.problems import (
     InvalidInstance,
     NoSolution,
 )
+from allocator.solve.options import SolveOptions, StartPlan
 from allocator.studies.sweep.charts import write_reports
 from allocator.studies.sweep.points import (
     SweepAxes,
@@ -106,11 +107,29 @@ class PointTask:
     settings: SolveSettings
 
 
-def solve_point(task: PointTask) -> dict[str, object]:
-    """Solve one point with the exact method and fcfs; returns its row of sweep.csv."""
+@dataclass(frozen=True)
+class LineTask:
+    """The points of one line (the same rate, cap and green share), solved by increasing fund."""
+
+    points: tuple[PointTask, ...]
+
+
+def solve_line(task: LineTask) -> list[dict[str, object]]:
+    """Solve the points of a line from the smallest fund up, each starting from the plan of the one
+    before (still feasible with more money), so the optimizer never serves less with a larger fund."""
+    rows, start = [], None
+    for point in sorted(task.points, key=lambda p: p.fund_yuan):
+        row, start = solve_point(point, start)
+        rows.append(row)
+    return rows
+
+
+def solve_point(task: PointTask, start: StartPlan | None = None) -> tuple[dict[str, object], StartPlan | None]:
+    """Solve one point with the exact method (from ``start``) and fcfs; its row of sweep.csv and the
+    optimizer's plan (the start of the next point of the line)."""
     with tempfile.TemporaryDirectory(prefix="allocator-sweep-") as tmp:
         folder = write_files(Path(tmp) / "instance", task.files)
-        exact = _solve_method(folder, "exact", task)
+        exact = _solve_method(folder, "exact", task, start)
         fcfs = _solve_method(folder, "fcfs", task) if task.settings.fcfs else None
     row: dict[str, object] = {"key": task.point.key, **asdict(task.point), "fund_yuan": task.fund_yuan}
     row.update(_suffixed(exact.fields, "opt"))
@@ -121,7 +140,7 @@ def solve_point(task: PointTask) -> dict[str, object]:
         row["extra_share"] = _difference(exact.fields["served_share"], fcfs.fields["served_share"])
         notes += [f"fcfs: {fcfs.note}"] if fcfs.note else []
     row["notes"] = "; ".join(notes)
-    return row
+    return row, exact.plan
 
 
 @dataclass
@@ -129,16 +148,16 @@ class _MethodOutcome:
     fields: dict[str, object]
     best_bound: float
     note: str = ""
+    plan: StartPlan | None = None
 
 
-def _solve_method(folder: Path, method: str, task: PointTask) -> _MethodOutcome:
+def _solve_method(folder: Path, method: str, task: PointTask, start: StartPlan | None = None) -> _MethodOutcome:
     """Solve with one method; an infeasible, unsolved or invalid point is a row with that status."""
-    from allocator.solve.options import SolveOptions
     from allocator.solve.pipeline import solve_instance
 
     options = SolveOptions(time_limit=task.settings.time_limit if method == "exact" else None,
                            gap=task.settings.gap, threads=1, method=method,
-                           cost_stage_max_nodes=COST_STAGE_MAX_NODES)
+                           cost_stage_max_nodes=COST_STAGE_MAX_NODES, start=start)
     t0 = time.perf_counter()
     try:
         result = solve_instance(folder, options)
@@ -149,7 +168,8 @@ def _solve_method(folder: Path, method: str, task: PointTask) -> _MethodOutcome:
     except InvalidInstance as error:
         return _failed("invalid", "; ".join(str(p) for p in error.problems[:3]), t0)
     seconds = time.perf_counter() - t0
-    return _MethodOutcome(plan_metrics(result, task.requested_value, seconds), result.best_bound)
+    return _MethodOutcome(plan_metrics(result, task.requested_value, seconds), result.best_bound,
+                          plan=StartPlan.of(result.plan.assignments, result.plan.schedule))
 
 
 def plan_metrics(result, requested_value: float, seconds: float) -> dict[str, object]:
@@ -221,12 +241,16 @@ def run_sweep(folder: Path, out: Path, axes: SweepAxes, options: SweepOptions | 
     table = SweepTable(out / "sweep.csv", sweep_columns(options.fcfs), options.resume)
     _write_json(out / "sweep.json", manifest)
     todo = [p for p in points if p.key not in table.done]
-    tasks = [PointTask(p, variant_files(files, instance, scope, p), fund_yuan(instance, scope, p), requested, settings)
-             for p in todo]
-    executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "sweep points")
+    lines: dict[SweepPoint, list[PointTask]] = {}
+    for p in todo:
+        task = PointTask(p, variant_files(files, instance, scope, p), fund_yuan(instance, scope, p), requested, settings)
+        lines.setdefault(p.line, []).append(task)
+    tasks = [LineTask(tuple(points_of_line)) for points_of_line in lines.values()]
+    executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "sweep lines")
     try:
-        for _, row in run_tasks(solve_point, tasks, executor):
-            table.append(row)
+        for _, rows in run_tasks(solve_line, tasks, executor):
+            for row in rows:
+                table.append(row)
     finally:
         table.close()
     table.finish()
