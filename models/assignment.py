@@ -1,4 +1,4 @@
-"""Assignment of each demand to at most one allowed pool (R1-R3 by construction; R10)."""
+"""Assignment of each demand to at most one allowed pool (R1-R3 by construction: only screened pairs exist)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,17 @@ def add_assignment(m: pyo.ConcreteModel, data: ModelData) -> None:
     """assign[k] in {0, 1}: pair k = (d, p) is chosen.
 
     one_pool_per_demand:  sum_{k of d} assign[k] <= 1    (no splitting across pools)
-    must_serve (R10):     sum_{k of d} assign[k]  = 1    for every must_serve demand d
-    Pairs that R1-R4 rule out were never created (:mod:`allocator.screening`).
+    Pairs that R1-R4 rule out were never created (:mod:`allocator.instance.screening`); must-serve
+    demands are :mod:`models.must_serve` (R10).
     """
     m.PAIRS = pyo.RangeSet(0, data.n_pairs - 1)
     m.assign = pyo.Var(m.PAIRS, domain=pyo.Binary)
     groups = data.pairs.groupby("demand_id", sort=False).indices
-    must = data.pairs.groupby("demand_id", sort=False)["must_serve"].first()
     m.DEMANDS = pyo.Set(initialize=list(groups), ordered=True)
 
-    @m.Constraint(m.DEMANDS, doc="a demand runs wholly at one pool; must_serve demands at exactly one (R10)")
+    @m.Constraint(m.DEMANDS, doc="a demand runs wholly at one pool")
     def one_pool_per_demand(m, d):
-        expr = linear([1.0] * len(groups[d]), (m.assign[int(k)] for k in groups[d]))
-        return expr == 1 if bool(must[d]) else expr <= 1
+        return linear([1.0] * len(groups[d]), (m.assign[int(k)] for k in groups[d])) <= 1
 
 
 def assignment_rows(mm: MatrixModel, data: ModelData) -> None:
@@ -35,5 +33,4 @@ def assignment_rows(mm: MatrixModel, data: ModelData) -> None:
     n = data.n_pairs
     cols = mm.add_columns("assign", np.zeros(n), np.ones(n), integer=True)
     codes, demands = pd.factorize(data.pairs["demand_id"], sort=False)
-    must = data.pairs.groupby(codes, sort=True)["must_serve"].first().to_numpy(dtype=bool)
-    mm.add_rows("one_pool_per_demand", codes, cols, np.ones(n), np.where(must, 1.0, -np.inf), 1.0, list(demands))
+    mm.add_rows("one_pool_per_demand", codes, cols, np.ones(n), -np.inf, 1.0, list(demands))

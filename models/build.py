@@ -10,6 +10,7 @@ from models.capacity import add_pool_capacity, pool_capacity_rows
 from models.data import ModelData
 from models.energy import add_energy, energy_rows
 from models.matrix import MatrixModel
+from models.must_serve import add_must_serve, must_serve_rows
 from models.objective import add_objectives, objective_terms
 from models.subsidy import add_subsidy, subsidy_rows
 from models.usage import add_usage, usage_rows
@@ -17,7 +18,8 @@ from models.usage import add_usage, usage_rows
 
 def build_model(data: ModelData) -> pyo.ConcreteModel:
     m = pyo.ConcreteModel(name=data.instance.name or "allocator")
-    add_assignment(m, data)  # R1-R3 (by screening), one pool per demand, R10
+    add_assignment(m, data)  # R1-R3 (by screening), one pool per demand
+    add_must_serve(m, data)  # R10
     add_usage(m, data)  # R4
     add_pool_capacity(m, data)  # R5
     add_energy(m, data)  # R6
@@ -30,7 +32,8 @@ def build_model(data: ModelData) -> pyo.ConcreteModel:
 def build_matrix(data: ModelData) -> MatrixModel:
     """The same model, family by family, as a sparse matrix for ``highspy`` (no Pyomo objects)."""
     mm = MatrixModel()
-    assignment_rows(mm, data)  # R1-R3 (by screening), one pool per demand, R10
+    assignment_rows(mm, data)  # R1-R3 (by screening), one pool per demand
+    must_serve_rows(mm, data)  # R10
     usage_rows(mm, data)  # R4
     pool_capacity_rows(mm, data)  # R5
     energy_rows(mm, data)  # R6

@@ -307,7 +307,7 @@ def test_two_must_serve_demands_over_capacity(tmp_path):
     lines = explain_infeasible(*model_of(tmp_path, spec))
     text = "\n".join(lines)
     assert lines[0].startswith("must_serve demands d1, d2 cannot all be served together")
-    assert "one_pool_per_demand[d1]" in text and "one_pool_per_demand[d2]" in text
+    assert "must_serve[d1]" in text and "must_serve[d2]" in text
     assert "pool_capacity[0,0]" in text and "pool pA holds at most 10 card-hours in period 0" in text
     assert "d3" not in text and "d4" not in text
 
@@ -337,4 +337,4 @@ def test_budget_conflict_names_the_programme(tmp_path):
     spec["demands"] += [demand("d1", 5, must_serve="true"), demand("d2", 5, enterprise="E2", must_serve="true")]
     text = "\n".join(explain_infeasible(*model_of(tmp_path, spec)))
     assert "budget_limit[G]" in text and "programme G" in text
-    assert "one_pool_per_demand[d1]" in text and "one_pool_per_demand[d2]" in text
+    assert "must_serve[d1]" in text and "must_serve[d2]" in text

@@ -107,7 +107,7 @@ def bench(ctx: click.Context, instances: tuple[Path, ...], out: Path, solvers: s
     """Run every INSTANCE x solver x method and write OUTPUT/bench.csv and OUTPUT/bench.md."""
     from allocator.executor import ExecutorOptions
     from allocator.files import start_incremental_folder
-    from allocator.solve.backends import SOLVERS
+    from allocator.solve.options import SOLVERS
     from allocator.studies.bench.run import import_gap_problems, run_bench
     from allocator.studies.bench.tasks import METHODS, BenchSettings
 

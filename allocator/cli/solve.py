@@ -10,6 +10,7 @@ import click
 from allocator.cli import options
 from allocator.cli.common import existing_folder, fail
 from allocator.problems import AllocatorError
+from allocator.solve.options import METHODS, SOLVERS
 
 
 @click.command()
@@ -19,9 +20,9 @@ from allocator.problems import AllocatorError
 @options.gap(f"Relative gap, a stopping target [default: {options.DEFAULT_GAP:g}]; given, it keeps the exact MIP "
              "under --method auto.")
 @options.threads()
-@click.option("--solver", type=click.Choice(["highs", "scip", "cbc"]), default="highs", show_default=True,
+@click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True,
               help="MIP solver: highs, or scip / cbc where installed.")
-@click.option("--method", type=click.Choice(["auto", "exact", "fast", "partition", "fcfs", "greedy"]), default="auto",
+@click.option("--method", type=click.Choice(METHODS), default="auto",
               show_default=True,
               help="auto (exact MIP up to 20,000 model columns, fast above), exact, fast (LP bound, rounding, "
                    "restricted MIP), partition (parts by enterprise in parallel), or the baselines fcfs and greedy.")

@@ -31,6 +31,9 @@ PROGRAM_COLUMNS = ["program_id", "budget_yuan", "subsidy_yuan", "remaining_yuan"
 
 @dataclass
 class Plan:
+    """A plan as the SPEC's tables (assignments, schedule, unserved, pools, centers, enterprises,
+    programs), every number recomputed from the chosen pairs and schedule with the SPEC's formulas."""
+
     assignments: pd.DataFrame
     schedule: pd.DataFrame
     unserved: pd.DataFrame

@@ -75,7 +75,7 @@ the must-serve demands and the constraints that conflict:
 1. HiGHS computes an irreducible infeasible subset (IIS) of the LP relaxation
    (``iis_strategy`` = from the LP, irreducible). Every row and column bound in it
    is needed: drop any one and the rest is feasible. Rows map back to Pyomo
-   component names (``pool_capacity[3,0]``, ``one_pool_per_demand[d7]``,
+   component names (``pool_capacity[3,0]``, ``must_serve[d7]``,
    ``budget_limit[G]``), and those to pools, periods, demands, centers,
    enterprises and programmes.
 2. If the LP relaxation is feasible (the conflict needs integrality: no splitting

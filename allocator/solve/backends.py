@@ -33,13 +33,7 @@ import pyomo.environ as pyo
 
 from allocator.problems import EXIT_INVALID, AllocatorError
 from allocator.solve.highs import HighsStages, contrib_status, highs_version
-from allocator.solve.options import (
-    SolveOptions,
-    StageOutcome,
-)
-
-SOLVERS = ("highs", "scip", "cbc")
-
+from allocator.solve.options import SOLVERS, SolveOptions, StageOutcome
 
 INSTALL_HINTS = {
     "highs": "pip install highspy",

@@ -16,7 +16,7 @@ import numpy as np
 RULE_FAMILIES = ("pool_capacity", "grid_cap", "green_share", "budget_limit", "min_voucher", "min_spend")
 
 
-MUST_SERVE_ROWS = "one_pool_per_demand"
+MUST_SERVE_ROWS = "must_serve"  # models.must_serve (R10)
 
 
 IIS_STRATEGY_FROM_LP_IRREDUCIBLE = 2 | 4  # highspy.IisStrategy kIisStrategyFromLp | kIisStrategyIrreducible
@@ -99,15 +99,15 @@ def _deletion_filter(highs, rows_to_con: dict[int, object], deadline: float) -> 
     def family(row: int) -> str:
         return rows_to_con[row].parent_component().local_name
 
-    must = [r for r in rows_to_con if family(r) == MUST_SERVE_ROWS and lower[r] >= 1.0 - 1e-9]
+    must = [r for r in rows_to_con if family(r) == MUST_SERVE_ROWS]
     rule_rows: dict[str, list[int]] = {}
     for r in rows_to_con:
         if family(r) in RULE_FAMILIES:
             rule_rows.setdefault(family(r), []).append(r)
 
     def release(rows: list[int]) -> None:
-        for r in rows:  # a must-serve row keeps "at most one pool"; a rule row goes
-            highs.changeRowBounds(r, -inf, upper[r] if family(r) == MUST_SERVE_ROWS else inf)
+        for r in rows:  # a released row (a must-serve demand, a rule) no longer binds
+            highs.changeRowBounds(r, -inf, inf)
 
     def restore(rows: list[int]) -> None:
         for r in rows:
@@ -149,9 +149,7 @@ def _deletion_filter(highs, rows_to_con: dict[int, object], deadline: float) -> 
 
 def describe_conflict(conflict: Conflict, model, data) -> list[str]:
     """Readable lines: the must-serve demands first, then every member with its meaning."""
-    must_serve = set(data.pairs.loc[data.pairs["must_serve"], "demand_id"])
-    must = [c.index() for c in conflict.rows
-            if c.parent_component().local_name == MUST_SERVE_ROWS and c.index() in must_serve]
+    must = [c.index() for c in conflict.rows if c.parent_component().local_name == MUST_SERVE_ROWS]
     lines = []
     if must:
         lines.append(f"must_serve demands {', '.join(str(d) for d in must)} cannot all be served together "
@@ -192,7 +190,7 @@ class _Names:
         inst = self.data.instance
         if family == MUST_SERVE_ROWS:
             pools = self.pairs.loc[self.pairs["demand_id"] == index, "pool_id"]
-            return f"must_serve demand {index} runs wholly at one of its pools ({', '.join(pools)})"
+            return f"must_serve demand {index} is served at one of its pools ({', '.join(pools)}) (R10)"
         if family == "pool_capacity":
             p, t = index
             return (f"pool {self.pools[p]} holds at most {self.data.screen.capacity_card_hours[p, t]:g} card-hours "

@@ -1,12 +1,22 @@
 """What a solve is asked to do (SolveOptions) and what one solver stage did (StageOutcome, SolverRun).
+
+``Status`` and ``Method`` are the words summary.json uses (shared/SPEC.md: optimal, feasible,
+infeasible, no_solution; the methods of ``allocator solve --method``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, get_args
 
 import numpy as np
+
+from allocator.executor import ExecutorOptions
+
+Status = Literal["optimal", "feasible", "infeasible", "no_solution"]
+Method = Literal["auto", "exact", "fast", "partition", "fcfs", "greedy"]
+METHODS: tuple[str, ...] = get_args(Method)
+SOLVERS = ("highs", "scip", "cbc")  # the stage solvers of allocator.solve.backends
 
 VALUE_HOLD_RELATIVE = 1e-9  # stage 2 keeps V >= V1 * (1 - this) - this
 
@@ -39,14 +49,16 @@ class StartPlan:
 
 @dataclass
 class SolveOptions:
+    """What ``allocator solve`` was asked: limits, solver, method and their knobs (see its --help)."""
+
     time_limit: float | None = None  # seconds for the whole solve (both stages)
     gap: float = 1e-4  # relative MIP gap
     threads: int | None = None
     solver: str = "highs"
-    method: str = "auto"  # auto: exact up to a size threshold, fast above (allocator.pipeline.resolve_method)
+    method: Method = "auto"  # auto: exact up to a size threshold, fast above (allocator.pipeline.resolve_method)
     gap_given: bool = False  # the user asked for --gap: auto keeps the exact MIP
     parts: int = 4  # --method partition: number of parts
-    executor: Any = None  # --method partition: ExecutorOptions (local workers or a Dask scheduler)
+    executor: ExecutorOptions | None = None  # --method partition: ExecutorOptions (local workers or a Dask scheduler)
     verbose: bool = False
     # A deterministic cost stage: stop it after this many branch-and-bound nodes instead of
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
@@ -57,7 +69,9 @@ class SolveOptions:
 
 @dataclass
 class StageOutcome:
-    status: str  # optimal | feasible | infeasible | no_solution
+    """One solver stage (value or cost): its status, objective, bound, seconds and log."""
+
+    status: Status  # optimal | feasible | infeasible | no_solution
     objective: float | None
     bound: float | None
     seconds: float

@@ -26,11 +26,9 @@ from allocator.solve.exact import _best_heuristic, _exact
 from allocator.solve.heuristics import (
     place,
 )
-from allocator.solve.options import SolveOptions
+from allocator.solve.options import METHODS, SolveOptions
 from allocator.solve.partition import PartResult
 from allocator.solve.result import SolveResult, _Chosen, relative_gap
-
-METHODS = ("auto", "exact", "fast", "partition", "fcfs", "greedy")
 
 
 def check_must_serve(instance: Instance, scr: Screen) -> None:

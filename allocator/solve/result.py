@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,16 +13,26 @@ import pandas as pd
 from allocator import __version__
 from allocator.instance.types import Instance
 from allocator.plan.extract import Plan
+from allocator.solve.options import Method, Status
+
+if TYPE_CHECKING:
+    from allocator.solve.decompose import WarmStart
 
 
 @dataclass
 class SolveResult:
+    """What a solve returns: the plan, its status, the certified bound and gap, and how it was made.
+
+    ``best_bound`` is a proven upper bound on the served value of every plan, so ``gap`` =
+    (best_bound - value) / best_bound says how far from optimal the plan can be.
+    """
+
     instance: Instance
-    status: str
+    status: Status
     plan: Plan
     best_bound: float
     gap: float
-    method: str
+    method: Method
     solver: str
     solver_version: str
     seconds: dict[str, float] = field(default_factory=dict)
@@ -29,7 +40,7 @@ class SolveResult:
     model_size: dict[str, int] = field(default_factory=dict)
     cost_bound: float | None = None  # proven lower bound on the cost K (stage 2)
     method_requested: str = ""
-    warm: object = None  # the fast method's end of column generation (allocator.decompose.WarmStart), for the partitioned method
+    warm: WarmStart | None = None  # where the fast method's column generation ended, for the partitioned method
 
     def summary(self) -> dict:
         inst = self.instance
