@@ -536,7 +536,7 @@ def test_below_threshold_implausible(instance_dir: Path, plan_dir: Path) -> None
 def test_not_selected_refinements_accepted(instance_dir: Path, plan_dir: Path) -> None:
     for reason in ("not_selected", "not_selected:budget", "not_selected:green", "not_selected:cap", "below_threshold"):
         text = (plan_dir / "unserved.csv").read_text(encoding="utf-8")
-        line = next(l for l in text.splitlines() if l.startswith("D5,"))
+        line = next(row for row in text.splitlines() if row.startswith("D5,"))
         edit(plan_dir, "unserved.csv", line, f"D5,E4,{reason}")
         assert check_plan(instance_dir, plan_dir).ok, reason
 

@@ -118,7 +118,8 @@ def brute_force(folder) -> BruteResult:
             served[rows, i] = True
 
     rules: dict[str, np.ndarray] = {}  # rule -> which assignments obey it
-    slack = lambda a: TOL * (1 + np.abs(a))
+    def slack(a):
+        return TOL * (1 + np.abs(a))
 
     # R5 capacity
     cap = np.array([inst.cards[(p, 0)] * ph for p in pools])

@@ -134,7 +134,8 @@ class _Lp:
 
     def highs_lp(self, maximize: bool) -> highspy.HighsLp:
         inf = highspy.kHighsInf
-        clip = lambda a: np.clip(np.asarray(a, dtype=float), -inf, inf)
+        def clip(a):
+            return np.clip(np.asarray(a, dtype=float), -inf, inf)
         lp = highspy.HighsLp()
         lp.num_col_ = len(self.lb)
         lp.num_row_ = len(self.rows)
@@ -385,7 +386,8 @@ def _result(inst: RefInstance, m: _Model, col: np.ndarray) -> RefResult:
 
 def _fill_plan_numbers(inst: RefInstance, chosen: dict[str, Pair], schedule, res: RefResult) -> None:
     """V, K, S_e and carbon recomputed from the plan with the SPEC's formulas, and the rules checked."""
-    tol = lambda a: CHECK_TOL * (1 + abs(a))
+    def tol(a):
+        return CHECK_TOL * (1 + abs(a))
     ph = inst.period_hours
     res.value = sum(inst.demands[d].priority * inst.demands[d].card_hours for d in chosen)
     res.bill = sum(pr.bill for pr in chosen.values())

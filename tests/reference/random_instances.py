@@ -75,7 +75,8 @@ def random_spec(
     for group in (("money", "caps", "thresholds"), ("green", "grid")):  # rules that bind together
         if on & set(group) and rng.random() < 0.6:
             on |= set(rng.sample(group, 2))
-    tight = lambda stress, tight_values, loose_values: pick(tight_values if stress in on else loose_values)
+    def tight(stress, tight_values, loose_values):
+        return pick(tight_values if stress in on else loose_values)
 
     toml = ["schema = 1", f'name = "random-{seed}"', "[horizon]"]
     if periods > 1 or rng.random() < 0.5:
@@ -85,7 +86,8 @@ def random_spec(
         toml.append(f"period_hours = {ph}")
     period_hours = 24.0 / periods if ph is None else ph
     k = period_hours / 2  # card-hours, money and energy scale with the period (exact in binary)
-    sc = lambda v: None if v is None else v * k
+    def sc(v):
+        return None if v is None else v * k
     limits = {"realtime": 5.0, "interactive": 20.0, "batch": INF}
     if rng.random() < 0.3:
         toml.append("[latency_classes]")
