@@ -43,3 +43,29 @@ def test_a_start_that_breaks_a_rule_or_names_an_unknown_pair_is_no_start(one_poo
     unknown_pool = StartPlan((("b", "pB"),), (("b", "pB", 0, 5.0),))
     assert start_plan(instance, scr, unknown_pool) is None
     assert value(scr, _best_heuristic(instance, scr, over_capacity)) == 6.0
+
+
+@pytest.mark.unit
+def test_a_sweep_point_below_the_smaller_fund_is_solved_again_from_its_plan(monkeypatch):
+    import allocator.studies.sweep.run as run
+    from allocator.studies.sweep.points import SweepPoint
+    from allocator.studies.sweep.run import PointTask, SolveSettings, monotone_repairs
+
+    def task(budget: float, rate: float = 0.5) -> PointTask:
+        return PointTask(SweepPoint(budget_yuan=budget, rate=rate), {}, budget, 100.0, SolveSettings())
+
+    small, large, other_line = task(1.0), task(2.0), task(2.0, rate=0.3)
+    plan_small = StartPlan((("b", "pA"),), (("b", "pA", 0, 5.0),))
+    solved = {small.point.key: ({"served_value_opt": 10.0}, plan_small),
+              large.point.key: ({"served_value_opt": 9.0}, None),  # within the gap, but less with more money
+              other_line.point.key: ({"served_value_opt": 3.0}, None)}  # another line: nothing to compare
+    starts = []
+
+    def again(point_task, start=None):
+        starts.append((point_task.point.key, start))
+        return {"served_value_opt": 10.0}, start
+
+    monkeypatch.setattr(run, "solve_point", again)
+    repaired = list(monotone_repairs([large, other_line, small], solved))
+    assert [t.point.key for t, _, _ in repaired] == [large.point.key]
+    assert starts == [(large.point.key, plan_small)]

@@ -107,21 +107,31 @@ class PointTask:
     settings: SolveSettings
 
 
-@dataclass(frozen=True)
-class LineTask:
-    """The points of one line (the same rate, cap and green share), solved by increasing fund."""
+def monotone_repairs(tasks: list[PointTask], solved: dict[str, tuple[dict, StartPlan | None]]):
+    """Points that served less than the next smaller fund of their line, solved again from that fund's
+    plan (still feasible with more money): yields (task, row, plan). So more money never serves less.
 
-    points: tuple[PointTask, ...]
+    The points are first solved in parallel and independently; within the MIP gap a larger fund can
+    end slightly below a smaller one (issue 14 saw 330,435 after 330,455). Lines are walked from the
+    smallest fund up, each repaired point becoming the start of the next.
+    """
+    lines: dict[SweepPoint, list[PointTask]] = {}
+    for task in tasks:
+        lines.setdefault(task.point.line, []).append(task)
+    for line in lines.values():
+        previous = None
+        for task in sorted(line, key=lambda t: t.fund_yuan):
+            row, plan = solved[task.point.key]
+            if previous is not None and previous[1] is not None and _served(row) < _served(previous[0]) - 1e-9 * (
+                    1.0 + abs(_served(previous[0]))):
+                row, plan = solve_point(task, previous[1])
+                yield task, row, plan
+            previous = (row, plan)
 
 
-def solve_line(task: LineTask) -> list[dict[str, object]]:
-    """Solve the points of a line from the smallest fund up, each starting from the plan of the one
-    before (still feasible with more money), so the optimizer never serves less with a larger fund."""
-    rows, start = [], None
-    for point in sorted(task.points, key=lambda p: p.fund_yuan):
-        row, start = solve_point(point, start)
-        rows.append(row)
-    return rows
+def _served(row: dict) -> float:
+    value = row.get("served_value_opt")
+    return float(value) if value is not None and value == value else float("-inf")
 
 
 def solve_point(task: PointTask, start: StartPlan | None = None) -> tuple[dict[str, object], StartPlan | None]:
@@ -241,16 +251,17 @@ def run_sweep(folder: Path, out: Path, axes: SweepAxes, options: SweepOptions | 
     table = SweepTable(out / "sweep.csv", sweep_columns(options.fcfs), options.resume)
     _write_json(out / "sweep.json", manifest)
     todo = [p for p in points if p.key not in table.done]
-    lines: dict[SweepPoint, list[PointTask]] = {}
-    for p in todo:
-        task = PointTask(p, variant_files(files, instance, scope, p), fund_yuan(instance, scope, p), requested, settings)
-        lines.setdefault(p.line, []).append(task)
-    tasks = [LineTask(tuple(points_of_line)) for points_of_line in lines.values()]
-    executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "sweep lines")
+    tasks = [PointTask(p, variant_files(files, instance, scope, p), fund_yuan(instance, scope, p), requested, settings)
+             for p in todo]
+    executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "sweep points")
+    solved: dict[str, tuple[dict, StartPlan | None]] = {}
     try:
-        for _, rows in run_tasks(solve_line, tasks, executor):
-            for row in rows:
-                table.append(row)
+        for i, (row, plan) in run_tasks(solve_point, tasks, executor):
+            table.append(row)
+            solved[tasks[i].point.key] = (row, plan)
+        for task, row, plan in monotone_repairs(tasks, solved):
+            table.append(row)  # the later row of a key replaces the earlier one
+            solved[task.point.key] = (row, plan)
     finally:
         table.close()
     table.finish()
