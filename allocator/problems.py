@@ -69,6 +69,12 @@ class InvalidInstance(AllocatorError):
         super().__init__(f"{len(problems)} problem(s) in the instance")
 
 
+class InstanceTooLarge(AllocatorError):
+    """The instance is valid but its model would not fit in memory (exit 2, before anything is built)."""
+
+    exit_code = EXIT_INVALID
+
+
 class InfeasibleInstance(AllocatorError):
     """No plan satisfies every rule; ``reasons`` says what conflicts."""
 

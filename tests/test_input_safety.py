@@ -110,3 +110,12 @@ def test_thousands_separators_get_a_hint_and_many_bad_cells_a_count(inst):
     assert "1,260" in line
     errors = [e for e in result.output.splitlines() if e.startswith("error:") and "card_hours" in e]
     assert len(errors) == 4 and "and 6 more like these" in errors[-1]  # 9 bad cells: 3 shown, then a count
+
+
+def test_a_model_too_large_for_memory_is_exit_2_before_it_is_built(inst, tmp_path, monkeypatch):
+    import allocator.solve.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_MODEL_COLUMNS", 5)  # tiny's model has more columns than this
+    result = CliRunner().invoke(main, ["solve", str(inst), "-o", str(tmp_path / "plan")])
+    assert result.exit_code == 2 and "columns" in result.output and "split the instance" in result.output
+    assert not (tmp_path / "plan").exists()

@@ -140,8 +140,7 @@ def screen(instance: Instance) -> Screen:
     # R4 with R5: the demand alone fits the pool inside its window.
     pool_index, capacity = capacity_matrix(instance)
     pairs = pairs.assign(usage_card_hours=pairs["card_hours"] / pairs["efficiency"])
-    per_period_cap = _per_period_caps(pairs, pool_index, capacity, instance)
-    fits = per_period_cap.sum(axis=1) >= pairs["usage_card_hours"].to_numpy() * (1 - FIT_TOLERANCE)
+    fits = _fits_alone(pairs, pool_index, capacity, instance)
     before = pairs
     pairs = pairs[fits]
     _record_lost(before, pairs, "window_too_short", reasons)
@@ -176,6 +175,21 @@ def _per_period_caps(pairs: pd.DataFrame, pool_index: dict[str, int], capacity: 
     t = np.arange(instance.periods)[None, :]
     inside = (t >= pairs["release"].to_numpy()[:, None]) & (t <= pairs["deadline"].to_numpy()[:, None])
     return np.where(inside, cap, 0.0)
+
+
+CHUNK_CELLS = 20_000_000  # (pairs x periods) cells at a time when testing window fit: bounded memory
+
+
+def _fits_alone(pairs: pd.DataFrame, pool_index: dict[str, int], capacity: np.ndarray, instance: Instance) -> np.ndarray:
+    """Whether each pair's demand fits its pool alone inside its window (R4 with R5), chunk by chunk."""
+    fits = np.zeros(len(pairs), dtype=bool)
+    step = max(1, CHUNK_CELLS // max(1, instance.periods))
+    usage = pairs["usage_card_hours"].to_numpy()
+    for start in range(0, len(pairs), step):
+        chunk = pairs.iloc[start:start + step]
+        room = _per_period_caps(chunk, pool_index, capacity, instance).sum(axis=1)
+        fits[start:start + step] = room >= usage[start:start + step] * (1 - FIT_TOLERANCE)
+    return fits
 
 
 def _record_lost(before: pd.DataFrame, after: pd.DataFrame, reason: str, reasons: dict[str, str]) -> None:

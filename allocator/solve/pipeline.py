@@ -19,7 +19,7 @@ from allocator.instance.types import Instance
 from allocator.plan.extract import empty_schedule, extract_plan
 from allocator.plan.reasons import refine_reasons
 from allocator.plan.writing import write_plan
-from allocator.problems import InfeasibleInstance, NoSolution
+from allocator.problems import InfeasibleInstance, InstanceTooLarge, NoSolution
 from allocator.solve.backends import solver_version
 from allocator.solve.bound import certified_bound, value_upper_bound
 from allocator.solve.exact import _best_heuristic, _exact
@@ -38,6 +38,21 @@ def check_must_serve(instance: Instance, scr: Screen) -> None:
     if failing:
         lines = [f"must_serve demand '{d}' cannot be served: {reason}" for d, reason in failing]
         raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
+
+
+MAX_MODEL_COLUMNS = 30_000_000  # assignment plus hourly usage columns this machine class can hold (24 GiB)
+
+
+def check_model_size(scr: Screen) -> None:
+    """Exit 2 before building a model that cannot fit in memory (counted from the screened pairs)."""
+    from allocator.solve.fast import model_columns
+
+    columns = model_columns(scr)
+    if columns > MAX_MODEL_COLUMNS:
+        raise InstanceTooLarge(
+            f"the model would have {columns:,} columns ({len(scr.pairs):,} allowed (demand, pool) pairs and their "
+            f"hourly usage), more than the {MAX_MODEL_COLUMNS:,} that fit in memory: split the instance "
+            "(fewer demands, pools or periods per run)")
 
 
 def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
@@ -72,6 +87,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     t0 = time.perf_counter()
     scr = screen(instance)
     check_must_serve(instance, scr)
+    check_model_size(scr)
     method, notes = resolve_method(options, scr)
     options = dataclasses.replace(options, method=method)
     uses_solver = method in ("exact", "fast", "partition")
