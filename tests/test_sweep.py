@@ -262,3 +262,21 @@ def test_cli_rejects_bad_values_with_exit_2(small, tmp_path):
     assert result.exit_code == 2 and "--rate" in result.output
     result = CliRunner().invoke(sweep_command, [str(small), "-o", str(tmp_path / "x"), "--program", "nope"])
     assert result.exit_code == 2 and "unknown programme 'nope'" in result.output
+
+
+@pytest.mark.unit
+def test_sweep_status_is_the_proof_of_the_served_value():
+    """Equal plans at two funds read alike: the status says whether the value is proven within --gap,
+    not whether the node-bounded cost stage happened to finish (issue 14: 'feasible' beside 'optimal')."""
+    from types import SimpleNamespace
+
+    from allocator.studies.sweep.run import plan_metrics
+
+    plan = SimpleNamespace(pools=pd.DataFrame({"capacity_card_hours": [10.0], "used_card_hours": [5.0]}),
+                           served_value=5.0, assignments=pd.DataFrame({"demand_id": ["d"]}),
+                           total_subsidy_yuan=1.0, total_bill_yuan=2.0, carbon_kg=0.0)
+    cost_unproven = SimpleNamespace(plan=plan, status="feasible", gap=0.0)
+    value_unproven = SimpleNamespace(plan=plan, status="feasible", gap=0.01)
+    assert plan_metrics(cost_unproven, 10.0, 1.0, value_gap=1e-4)["status"] == "optimal"
+    assert plan_metrics(value_unproven, 10.0, 1.0, value_gap=1e-4)["status"] == "feasible"
+    assert plan_metrics(cost_unproven, 10.0, 1.0)["status"] == "feasible"  # fcfs: a heuristic proves nothing

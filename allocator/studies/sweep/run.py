@@ -178,18 +178,25 @@ def _solve_method(folder: Path, method: str, task: PointTask, start: StartPlan |
     except InvalidInstance as error:
         return _failed("invalid", "; ".join(str(p) for p in error.problems[:3]), t0)
     seconds = time.perf_counter() - t0
-    return _MethodOutcome(plan_metrics(result, task.requested_value, seconds), result.best_bound,
+    value_gap = task.settings.gap if method == "exact" else None
+    return _MethodOutcome(plan_metrics(result, task.requested_value, seconds, value_gap), result.best_bound,
                           plan=StartPlan.of(result.plan.assignments, result.plan.schedule))
 
 
-def plan_metrics(result, requested_value: float, seconds: float) -> dict[str, object]:
-    """The per-method columns of a sweep row from a SolveResult."""
+def plan_metrics(result, requested_value: float, seconds: float, value_gap: float | None = None) -> dict[str, object]:
+    """The per-method columns of a sweep row from a SolveResult.
+
+    ``status`` answers the sweep's question, the served value: ``optimal`` when it is proven within
+    ``value_gap`` (the cost stage of a sweep point stops after a fixed number of nodes, for
+    determinism, so its proof depends on the budget row and would label equal plans differently).
+    """
     plan = result.plan
+    proven = value_gap is not None and result.status in ("optimal", "feasible") and result.gap <= value_gap + 1e-12
     pools = plan.pools
     capacity = float(pools["capacity_card_hours"].sum()) if len(pools) else 0.0
     used = float(pools["used_card_hours"].sum()) if len(pools) else 0.0
     return {
-        "status": result.status,
+        "status": "optimal" if proven else result.status,
         "served_value": plan.served_value,
         "served_share": plan.served_value / requested_value if requested_value > 0 else 0.0,
         "demands_served": int(len(plan.assignments)),
