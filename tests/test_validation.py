@@ -37,6 +37,7 @@ from allocator.cli import main
 from allocator.instance.reading import read_instance
 from allocator.instance.schema import TABLES
 from allocator.instance.types import LINE, Instance
+from allocator.instance.validation import DERIVED_COLUMNS
 from allocator.problems import InvalidInstance
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny"
@@ -175,7 +176,7 @@ def test_read_instance_tables_carry_every_spec_column_and_the_line(inst):
     instance = read(inst)
     for table in TABLES:
         df = instance.tables[table.stem]
-        assert list(df.columns) == table.column_names + [LINE], table.stem
+        assert list(df.columns) == table.column_names + [LINE, *DERIVED_COLUMNS.get(table.stem, ())], table.stem
     assert list(instance.pools[LINE]) == [2, 3, 4]
     assert instance.name == "tiny" and instance.periods == 2 and instance.period_hours == 1.0
 
