@@ -155,16 +155,23 @@ def plan_from_columns(r: Relaxation, master: Master, data: ModelData, numbers) -
 def lagrangian_bound(data: ModelData, seconds: float, start: HeuristicPlan | None = None,
                      blocks: int | None = None) -> tuple[float, int]:
     """Column generation alone: the certified bound min_y L(y) reached within ``seconds``, and the rounds."""
+    bound, _, rounds = lagrangian_prices(data, seconds, start, blocks)
+    return bound, rounds
+
+
+def lagrangian_prices(data: ModelData, seconds: float, start: HeuristicPlan | None = None,
+                      blocks: int | None = None) -> tuple[float, Multipliers | None, int]:
+    """:func:`lagrangian_bound` and the prices y at which it was reached (None without pairs)."""
     r = Relaxation(data, blocks)
     if r.n_pairs == 0:
-        return 0.0, 0
+        return 0.0, None, 0
     master = Master(r)
     deadline = time.perf_counter() + seconds
     if start is not None and start.chosen.any():
         master.add(master.batch(start.chosen, take_of_schedule(r, data, start.chosen, start.schedule),
                                 np.unique(r.enterprise[start.chosen])))
-    bound, _, rounds, _ = _column_generation(r, master, Multipliers.zeros(r), deadline)
-    return bound, rounds
+    bound, prices, rounds, _ = _column_generation(r, master, Multipliers.zeros(r), deadline)
+    return bound, prices, rounds
 
 
 def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline: float,
