@@ -32,6 +32,7 @@ class SolveOptions:
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
     cost_stage_max_nodes: int | None = None
     progress: bool = False  # a live line (elapsed, incumbent, bound, gap) on the terminal while HiGHS runs
+    price_of_a_yuan: bool = True  # summary.json's price_of_a_yuan (allocator.solve.yuan); off for re-solves, parts, sweeps
 
 
 @dataclass

@@ -30,6 +30,8 @@ class SolveResult:
     cost_bound: float | None = None  # proven lower bound on the cost K (stage 2)
     method_requested: str = ""
     warm: object = None  # the fast method's end of column generation (allocator.decompose.WarmStart), for the partitioned method
+    prices: object = None  # Lagrangian prices of the certified bound (models.lagrangian.Multipliers), where the method has them
+    price_of_a_yuan: dict | None = None  # per programme: value served per extra yuan of fund (allocator.solve.yuan)
 
     def summary(self) -> dict:
         inst = self.instance
@@ -58,6 +60,7 @@ class SolveResult:
             "wall_seconds": self.seconds,
             "model": self.model_size,
             "notes": self.notes,
+            **({"price_of_a_yuan": self.price_of_a_yuan} if self.price_of_a_yuan is not None else {}),
         }
 
 
@@ -87,4 +90,5 @@ class _Chosen:
     size: dict[str, int] = field(default_factory=dict)
     cost_bound: float | None = None
     warm: object = None
+    prices: object = None  # Lagrangian prices of the bound (models.lagrangian.Multipliers), if any
 
