@@ -342,3 +342,73 @@ def test_every_method_on_random_instances_with_rates(tmp_path):
                 problems.append(f"{seed} exact: {value} != {ref.value}")
     assert problems == [], "\n".join(problems)
     assert solved >= 30
+
+
+# ------------------------------------------------------------------------------------- report mix, price of a yuan
+
+
+def test_report_by_accelerator_family_and_kind(solve_spec, tmp_path):
+    """The bonus world with kinds (E large, F startup): d and f1 on Ascend (20 card-hours, subsidy 6 + 3.6),
+    f2 on gpu (10 card-hours, subsidy 2): domestic 2/3 of the card-hours and 9.6 / 11.6 of the subsidy;
+    startup F gets 5.6 (5.6 / 11.6), large E 6."""
+    from allocator.render.report import write_report
+
+    spec = _bonus_world(True)
+    spec["enterprises"][0]["kind"], spec["enterprises"][1]["kind"] = "large", "startup"
+    s = solve_spec(spec)
+    written = write_report(s.plan_dir, tmp_path / "report.html", s.instance_dir)
+    from allocator.render.figures import compute_figures, read_plan_folder
+
+    figures = compute_figures(read_plan_folder(s.plan_dir), read_instance(s.instance_dir))
+    fam = figures.by_family.set_index("family")
+    assert fam.loc["domestic", ["demands", "card_hours", "subsidy_yuan"]].tolist() == pytest.approx([2, 20.0, 9.6])
+    assert fam.loc["other", ["demands", "card_hours", "subsidy_yuan"]].tolist() == pytest.approx([1, 10.0, 2.0])
+    assert fam.at["domestic", "card_hours_share"] == pytest.approx(2 / 3)
+    assert fam.at["domestic", "subsidy_share"] == pytest.approx(9.6 / 11.6)
+    kinds = figures.by_kind.set_index("kind")
+    assert kinds.loc["large", ["subsidy_yuan", "served", "demands"]].tolist() == pytest.approx([6.0, 1, 1])
+    assert kinds.loc["startup", ["subsidy_yuan", "served", "demands"]].tolist() == pytest.approx([5.6, 2, 2])
+    assert kinds.at["startup", "subsidy_share"] == pytest.approx(5.6 / 11.6)
+    page = written.html.read_text()
+    assert 'id="chart-family"' in page and 'id="chart-kind"' in page and '<section id="yuan">' in page
+    markdown = written.markdown.read_text()
+    assert "| domestic | 2 |" in markdown and "## The price of a yuan" in markdown
+
+
+def _yuan_world(budget: float) -> dict:
+    """150 demands of 2 card-hours at pB (1 yuan, 1000 cards): bill 2, claim 0.5 x 2 = 1, value 2 each.
+    A fund B serves floor(B) of them: 2 value per yuan."""
+    spec = base()
+    spec["pools"][1].update(cards=1000)
+    spec["programs"][0].update(budget_yuan=budget)
+    spec["demands"] += [demand(f"d{i:03d}", 2, home="B") for i in range(150)]
+    return spec
+
+
+def test_price_of_a_yuan_by_re_solve_and_by_the_multiplier(solve_spec):
+    """Budget 100: 100 demands, V = 200. Budget 101 (+1 %): 101 demands, V' = 202: (202 - 200) / 1 = 2 value
+    per yuan. The Lagrangian prices the budget at 2 too (each demand is worth 2 and claims 1 yuan)."""
+    s = solve_spec(_yuan_world(100.0))
+    assert s.result.plan.served_value == pytest.approx(200.0)
+    entry = s.result.price_of_a_yuan["G"]
+    assert entry["resolve"]["extra_yuan"] == pytest.approx(1.0)
+    assert entry["resolve"]["served_value"] == pytest.approx(202.0)
+    assert entry["value_per_yuan"] == pytest.approx(2.0)
+    assert entry["source"].startswith("re-solve with a fund larger by 1.00 yuan")
+    assert entry["bound_value_per_yuan"] == pytest.approx(2.0, abs=0.05)
+    import json
+
+    summary = json.loads((s.plan_dir / "summary.json").read_text())
+    assert summary["price_of_a_yuan"]["G"]["value_per_yuan"] == pytest.approx(2.0)
+
+
+def test_price_of_a_yuan_for_a_baseline_is_the_multiplier_and_an_unbinding_fund_is_free(solve_spec):
+    """fcfs: no re-solve, the certified bound's multiplier (2, see above). A budget of 1000 > the 300 yuan
+    all demands could claim (each at its dearest pool pA: bill 4, claim 2): the fund does not bind, one more
+    yuan serves nothing."""
+    fcfs = solve_spec(_yuan_world(100.0), method="fcfs").result.price_of_a_yuan["G"]
+    assert "resolve" not in fcfs and fcfs["source"].startswith("budget multiplier of the certified")
+    assert fcfs["value_per_yuan"] == pytest.approx(2.0, abs=0.05)
+    free = solve_spec(_yuan_world(1000.0)).result.price_of_a_yuan["G"]
+    assert free["value_per_yuan"] == 0.0 and free["claimable_yuan"] == pytest.approx(300.0)
+    assert free["source"] == "the fund does not bind: its enterprises can claim at most 300.00 yuan"

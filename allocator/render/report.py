@@ -28,7 +28,9 @@ Sections: headline figures; subsidy by programme; pool utilization by period
 (heatmap); energy, green and grid power per center by period; where the work went
 (home region -> center region, regions ordered from net senders -- the data of
 "East Data" -- to net receivers -- the "West Computing"); cap use per enterprise;
-unserved requests by reason; served share by latency class and by stack.
+unserved requests by reason; served share by latency class and by stack; served card-hours and
+subsidy by accelerator family (domestic vs other) and by enterprise kind; the price of a yuan
+per programme (:mod:`allocator.render.mix`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,17 @@ def render_markdown(f: Figures) -> str:
         for title, table in (("latency class", f.by_class), ("stack", f.by_stack)):
             out += [f"## Served share by {title}", "",
                     md_table(table, {"requested_value": _num, "served_value": _num, "share": _pct}), ""]
+    out += ["## Served work and subsidy by accelerator family", "",
+            md_table(f.by_family, {"card_hours": _num, "card_hours_share": _pct, "bill_yuan": _yuan,
+                                   "subsidy_yuan": _yuan, "subsidy_share": _pct}), ""]
+    if f.by_kind is not None:
+        out += ["## Served work and subsidy by enterprise kind", "",
+                md_table(f.by_kind, {"requested_value": _num, "served_value": _num, "card_hours": _num,
+                                     "subsidy_yuan": _yuan, "subsidy_share": _pct}), ""]
+    if f.yuan is not None:
+        out += ["## The price of a yuan", "",
+                md_table(f.yuan, {"budget_yuan": _yuan, "subsidy_yuan": _yuan,
+                                  "value_per_yuan": lambda v: "n/a" if v != v else f"{v:.4g}"}), ""]
     if f.flows is not None and not f.flows.empty:
         out += ["## Where the work went (largest flows)", "", md_table(f.flows.head(15), {"card_hours": _num}), ""]
     busiest = f.utilization.max(axis=1).sort_values(ascending=False).head(10)
