@@ -19,7 +19,6 @@ from allocator.instance.reading import read_instance
 from allocator.problems import InvalidInstance
 from tests import builders
 from tests.builders import base, demand
-from tests.conftest import check_plan_files
 
 pytestmark = pytest.mark.component
 
@@ -234,13 +233,13 @@ def _rated(*rows: tuple) -> dict:
     ((("G", "", "", 0.3), ("X", "", "", 0.3)),
      "rates.csv, line 3, column 'program_id': unknown program 'X' (no program_id 'X' in programs.csv)"),
     ((("G", "Ascend", "", 0.3),),
-     "rates.csv, line 2, column 'accelerator': unknown accelerator 'Ascend' (in no row of pools.csv or compatibility.csv); "
-     "did you mean 'ascend'? (names match exactly)"),
+     ("rates.csv, line 2, column 'accelerator': unknown accelerator 'Ascend' (in no row of pools.csv or compatibility.csv); "
+      "did you mean 'ascend'? (names match exactly)")),
     ((("G", "npu", "", 0.3),),
      "rates.csv, line 2, column 'accelerator': unknown accelerator 'npu' (in no row of pools.csv or compatibility.csv)"),
     ((("G", "", "Start-up", 0.3),),
-     "rates.csv, line 2, column 'enterprise_kind': unknown enterprise kind 'Start-up': enterprises.csv has 'startup' "
-     "(kinds match exactly, case included)"),
+     ("rates.csv, line 2, column 'enterprise_kind': unknown enterprise kind 'Start-up': enterprises.csv has 'startup' "
+      "(kinds match exactly, case included)")),
     ((("G", "", "", 1.5),),
      "rates.csv, line 2, column 'rate': 1.5 is out of range (expected a number >= 0 and <= 1)"),
     ((("G", "", "", -0.1),),
@@ -248,11 +247,11 @@ def _rated(*rows: tuple) -> dict:
     ((("G", "", "", None),),
      "rates.csv, line 2, column 'rate': empty, a value is required (a number >= 0 and <= 1)"),
     ((("G", "ascend", "", 0.3), ("G", "", "", 0.2), ("G", "ascend", "", 0.4)),
-     "rates.csv, line 4, column 'program_id': duplicate (program_id, accelerator, enterprise_kind) 'G, ascend, (any)' "
-     "(first on line 2); each must appear once"),
+     ("rates.csv, line 4, column 'program_id': duplicate (program_id, accelerator, enterprise_kind) 'G, ascend, (any)' "
+      "(first on line 2); each must appear once")),
     ((("G", "", "", 0.3), ("G", "", "", 0.3)),
-     "rates.csv, line 3, column 'program_id': duplicate (program_id, accelerator, enterprise_kind) 'G, (any), (any)' "
-     "(first on line 2); each must appear once"),
+     ("rates.csv, line 3, column 'program_id': duplicate (program_id, accelerator, enterprise_kind) 'G, (any), (any)' "
+      "(first on line 2); each must appear once")),
 ])
 def test_rates_csv_errors_name_file_line_and_column(tmp_path, rows, expected):
     assert expected in _invalid(tmp_path, _rated(*rows))
@@ -264,8 +263,8 @@ def test_a_kind_nobody_has_is_a_warning_and_rows_may_differ_only_by_kind(tmp_pat
     inst = read_instance(builders.write(tmp_path / "i", _rated(("G", "", "university", 0.6), ("G", "", "startup", 0.6),
                                                                 ("G", "", "", 0.2))))
     assert [str(w) for w in inst.warnings] == [
-        "rates.csv, line 2, column 'enterprise_kind': no enterprise has kind 'university' (kinds in enterprises.csv: "
-        "startup): the row applies to nobody"]
+        ("rates.csv, line 2, column 'enterprise_kind': no enterprise has kind 'university' (kinds in enterprises.csv: "
+         "startup): the row applies to nobody")]
     assert pair_rates(inst, ["E1"], ["gpu"]).tolist() == [0.6]
 
 

@@ -35,6 +35,7 @@ per programme (:mod:`allocator.render.mix`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def render_markdown(f: Figures) -> str:
     if f.yuan is not None:
         out += ["## The price of a yuan", "",
                 md_table(f.yuan, {"budget_yuan": _yuan, "subsidy_yuan": _yuan,
-                                  "value_per_yuan": lambda v: "n/a" if v != v else f"{v:.4g}"}), ""]
+                                  "value_per_yuan": lambda v: "n/a" if math.isnan(v) else f"{v:.4g}"}), ""]
     if f.flows is not None and not f.flows.empty:
         out += ["## Where the work went (largest flows)", "", md_table(f.flows.head(15), {"card_hours": _num}), ""]
     busiest = f.utilization.max(axis=1).sort_values(ascending=False).head(10)

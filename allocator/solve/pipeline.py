@@ -20,7 +20,11 @@ from allocator.plan.reasons import refine_reasons
 from allocator.plan.writing import write_plan
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.solve.backends import solver_version
-from allocator.solve.bound import certified_bound, certified_bound_and_prices, value_upper_bound
+from allocator.solve.bound import (
+    certified_bound,
+    certified_bound_and_prices,
+    value_upper_bound,
+)
 from allocator.solve.exact import _best_heuristic, _exact
 from allocator.solve.heuristics import (
     place,
