@@ -27,7 +27,7 @@ class ModelData:
     pairs: pd.DataFrame
     usage_rows: pd.DataFrame
     n_usage_vars: int
-    enterprises: pd.DataFrame  # enterprise_id, program_id, rate, remaining_cap_yuan, max_bill_yuan, ...
+    enterprises: pd.DataFrame  # enterprise_id, program_id, remaining_cap_yuan, max_bill_yuan, max_claim_yuan, ...
     programs: pd.DataFrame
 
     @property
@@ -73,7 +73,10 @@ def prepare(instance: Instance, screen: Screen) -> ModelData:
     ent_of_demand = pairs.drop_duplicates("demand_id").set_index("demand_id")["enterprise_id"]
     max_bill_e = max_bill.groupby(ent_of_demand).sum()
     ent["max_bill_yuan"] = ent["enterprise_id"].map(max_bill_e).fillna(0.0)
-    ent["max_subsidy_yuan"] = np.minimum(ent["rate"] * ent["max_bill_yuan"], ent["remaining_cap_yuan"])
+    # A_e at its largest: every demand at its pool of the largest claim r(d, p) * bill (R8)
+    max_claim_e = pairs.groupby("demand_id")["claim_yuan"].max().groupby(ent_of_demand).sum()
+    ent["max_claim_yuan"] = ent["enterprise_id"].map(max_claim_e).fillna(0.0)
+    ent["max_subsidy_yuan"] = np.minimum(ent["max_claim_yuan"], ent["remaining_cap_yuan"])
     programs = instance.programs.copy()
     ent = ent.merge(
         programs[["program_id", "min_voucher_yuan", "min_spend_yuan", "budget_yuan"]], on="program_id", how="left"

@@ -11,7 +11,9 @@ small problem per enterprise:
          + sum_{c,t} green_kwh(c, t) * max(0, y_grid(c,t) - y_green(c,t) + y_share(c))
          + sum_e Phi_e(y)
 
-    Phi_e(y) = max over plans x of e of   sum_k rho_k x_k - y_budget(g) * min(r_e B_e, C_e)
+    Phi_e(y) = max over plans x of e of   sum_k rho_k x_k - y_budget(g) * min(A_e, C_e)
+
+with A_e = sum_k a_k x_k the claim of R8, a_k = r(d, p) * b_k per pair (``claim_yuan``)
 
 with rho_k = value_k - (cheapest schedule of pair k at per-card-hour prices
 q(t) = y_cap(p, t) + kwh_per_card_hour * (y_grid(c, t) - y_green(c, t) + y_share(c) * share(c))).
@@ -23,18 +25,22 @@ enterprise's own constraints are replaced by their convex hull, much tighter tha
 big-M LP of :mod:`models.subsidy`: there the LP pays for a capped enterprise at the chord
 C_e * B / B_max, or spreads a demand over several pools to look bigger than it is.
 
-Phi_e has a closed form. Because -y min(rB, C) = max(-y r B, -y C), Phi_e is the larger of
-  * "rate":  sum_d max(0, max_k (rho_k - y r b_k))   (each demand on its own),
+Phi_e has a closed form. Because -y min(A, C) = max(-y A, -y C), Phi_e is the larger of
+  * "rate":  sum_d max(0, max_k (rho_k - y a_k))     (each demand on its own),
   * "capped": sum_d max(0, max_k rho_k) - y C_e        (the cap paid once),
   * "free":  the same over pairs with a bill of 0 only (thresholds never apply),
 where must-serve demands take their best pair even at a loss. The thresholds of R8 ("if
 B_e > 0 then S_e >= min voucher and spend_ytd + B_e >= min spend") read B_e >= beta_e with
-beta_e = max(min_voucher / r_e, min_spend - spend_ytd), and forbid billing altogether when
+beta_e = max(min_voucher / r_e, min_spend - spend_ytd), r_e the largest rate r(d, p) of e's
+pairs (A_e <= r_e B_e, so every plan meeting the voucher has B_e >= min_voucher / r_e: the
+relaxation stays valid; it is exact when e has one rate), and forbid billing altogether when
 C_e < min_voucher. Where a case's best plan bills 0 < B_e < beta_e, the case is bounded by
 min over s >= 0 of max_x [sum_k (c_k + s b_k) x_k] - s beta_e (the bound of the cover
 B_e >= beta_e relaxed with one multiplier s, found by bisection), and the plan at the
 upper end of the bracket meets the threshold, so every plan returned keeps the rules of
-its enterprise.
+its enterprise. Where e's pairs have different rates (rates.csv), B_e >= beta_e does not
+imply A_e >= min voucher: a plan that misses the true thresholds is dropped (e plans
+nothing at those prices; the bound is unchanged).
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ class Relaxation:
         self.n_centers = len(inst.centers)
         self.value = pairs["value"].to_numpy(dtype=float)
         self.bill = pairs["bill_yuan"].to_numpy(dtype=float)
+        self.claim = pairs["claim_yuan"].to_numpy(dtype=float)  # r(d, p) * bill: the pair's claim (R8)
         self.n_pairs = len(pairs)
         self.demand = pd.factorize(pairs["demand_id"], sort=False)[0]  # pairs are contiguous per demand
         self.n_demands = int(self.demand.max()) + 1 if self.n_pairs else 0
@@ -128,7 +135,12 @@ class Relaxation:
         self.must[self.demand[pairs["must_serve"].to_numpy(dtype=bool)]] = True
 
         ent = data.enterprises.set_index("enterprise_id").reindex(self.enterprise_ids)
-        self.rate = ent["rate"].to_numpy(dtype=float)
+        pair_rate = pairs["rate"].to_numpy(dtype=float)
+        self.rate = np.full(self.n_enterprises, -np.inf)  # the largest rate r(d, p) of the enterprise's pairs
+        np.maximum.at(self.rate, ent_code, pair_rate)
+        lowest = np.full(self.n_enterprises, np.inf)
+        np.minimum.at(lowest, ent_code, pair_rate)
+        self.mixed_rate = lowest < self.rate  # the thresholds are checked on the true claim (see price)
         self.cap_yuan = ent["remaining_cap_yuan"].to_numpy(dtype=float)
         self.program_ids = list(data.programs["program_id"])
         self.n_programs = len(self.program_ids)
@@ -136,6 +148,7 @@ class Relaxation:
         self.budget_yuan = data.programs["budget_yuan"].to_numpy(dtype=float)
         voucher = ent["min_voucher_yuan"].to_numpy(dtype=float)
         spend_gap = (ent["min_spend_yuan"] - ent["spend_ytd_yuan"]).clip(lower=0.0).to_numpy(dtype=float)
+        self.voucher_yuan, self.spend_gap_yuan = voucher, spend_gap
         with np.errstate(divide="ignore", invalid="ignore"):
             voucher_bill = np.where(voucher > 0, voucher / self.rate, 0.0)  # rate 0 and a voucher: inf
         never = self.cap_yuan < voucher - 1e-6
@@ -289,7 +302,7 @@ class Relaxation:
         rho = self.value - cost
         budget_price = y.budget[self.program]  # per enterprise
         capped = np.isfinite(self.cap_yuan)
-        cases = [(rho - (budget_price * self.rate)[self.enterprise] * self.bill, np.zeros(self.n_enterprises), None),
+        cases = [(rho - budget_price[self.enterprise] * self.claim, np.zeros(self.n_enterprises), None),
                  (rho, np.where(capped, budget_price * np.where(capped, self.cap_yuan, 0.0), np.inf), None),
                  (rho, np.zeros(self.n_enterprises), self.bill <= 0)]
         options = []
@@ -310,6 +323,8 @@ class Relaxation:
         on = np.choose(case_of_demand, [o[2] for o in options]) & np.isfinite(phi)[self.enterprise_of_demand]
         selected = np.zeros(self.n_pairs, dtype=bool)
         selected[arg[on]] = True
+        if self.mixed_rate.any():
+            selected &= self._meets_thresholds(selected)[self.enterprise]
         take = np.where(selected[self.row_pair], take, 0.0)
         return Priced(self._constant(y) + float(phi.sum()), phi, selected, take)
 
@@ -323,11 +338,19 @@ class Relaxation:
         return float((y.capacity * self.capacity).sum() + (y.grid * grid).sum()
                      + (y.budget * budget).sum() + green.sum())
 
+    def _meets_thresholds(self, selected: np.ndarray) -> np.ndarray:
+        """Per enterprise: its selected plan meets R8's thresholds on the true claim (B_e = 0 always does)."""
+        bill = np.bincount(self.enterprise, weights=self.bill * selected, minlength=self.n_enterprises)
+        voucher, gap = self.voucher_yuan, self.spend_gap_yuan
+        ok = ((self.plan_subsidy(selected) >= voucher - 1e-7 * (1.0 + voucher))
+              & (bill >= gap - 1e-7 * (1.0 + gap)))
+        return (bill <= 0) | ok | ~self.mixed_rate
+
     # -- plans as numbers -------------------------------------------------------------------------
     def plan_value(self, selected: np.ndarray) -> np.ndarray:
         return np.bincount(self.enterprise, weights=self.value * selected, minlength=self.n_enterprises)
 
     def plan_subsidy(self, selected: np.ndarray) -> np.ndarray:
-        """min(r_e B_e, C_e) of R8 per enterprise for the selected pairs."""
-        bill = np.bincount(self.enterprise, weights=self.bill * selected, minlength=self.n_enterprises)
-        return np.minimum(self.rate * bill, self.cap_yuan)
+        """min(A_e, C_e) of R8 per enterprise for the selected pairs, A_e the sum of their claims."""
+        claim = np.bincount(self.enterprise, weights=self.claim * selected, minlength=self.n_enterprises)
+        return np.minimum(claim, self.cap_yuan)

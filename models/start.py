@@ -25,12 +25,11 @@ def start_arrays(data: ModelData, chosen: np.ndarray, schedule: pd.DataFrame, se
         usage = amount.reindex(lookup).fillna(0.0).to_numpy()
     enterprise = data.pairs["enterprise_id"].to_numpy()
     bills = data.pairs["bill_yuan"].to_numpy()
-    bill = pd.Series(bills * chosen).groupby(enterprise).sum()
+    claim = pd.Series(data.pairs["claim_yuan"].to_numpy() * chosen).groupby(enterprise).sum()
     billed = set(enterprise[chosen & (bills > 0)])
     ent = data.enterprises.set_index("enterprise_id")
     served = np.array([1.0 if e in billed else 0.0 for e in served_ids])
-    capped = np.array([1.0 if ent.at[e, "rate"] * bill.get(e, 0.0) > ent.at[e, "remaining_cap_yuan"] else 0.0
-                       for e in capped_ids])
+    capped = np.array([1.0 if claim.get(e, 0.0) > ent.at[e, "remaining_cap_yuan"] else 0.0 for e in capped_ids])
     return {"assign": chosen.astype(float), "usage": usage, "served": served, "capped": capped}
 
 
@@ -47,16 +46,16 @@ def start_values(m: pyo.ConcreteModel, data: ModelData, chosen: np.ndarray, sche
 
 def matrix_start(mm: MatrixModel, data: ModelData, chosen: np.ndarray, schedule: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(column index, value) of the heuristic plan for :class:`~models.matrix.MatrixModel`: every
-    column, with subsidy = min(rate x bill, C) and green = min(energy, green_kwh), so HiGHS need not
+    column, with subsidy = min(claim, C) of R8 and green = min(energy, green_kwh), so HiGHS need not
     complete the start with an LP of its own."""
     from models.subsidy import subsidy_sets
 
     sets = subsidy_sets(data)
     got = start_arrays(data, chosen, schedule, sets.thresholds, sets.exact)
     ent = sets.ent
-    bill = pd.Series(data.pairs["bill_yuan"].to_numpy() * chosen).groupby(data.pairs["enterprise_id"].to_numpy()).sum()
+    claim = pd.Series(data.pairs["claim_yuan"].to_numpy() * chosen).groupby(data.pairs["enterprise_id"].to_numpy()).sum()
     capped = list(sets.capped)
-    got["subsidy"] = np.minimum(ent["rate"].reindex(capped).to_numpy(dtype=float) * bill.reindex(capped).fillna(0.0).to_numpy(),
+    got["subsidy"] = np.minimum(claim.reindex(capped).fillna(0.0).to_numpy(),
                                 ent["remaining_cap_yuan"].reindex(capped).to_numpy(dtype=float))
     labels = mm.row_labels.get("green_within_energy", [])
     if labels:

@@ -44,7 +44,7 @@ def subsidy_sets(data: ModelData) -> SubsidySets:
     bill = pairs["bill_yuan"].to_numpy()
     by_ent = pairs.groupby("enterprise_id", sort=True).indices
     tight_programs = budget_may_bind(data)
-    cap_may_bind = ent["rate"] * ent["max_bill_yuan"] > ent["remaining_cap_yuan"] + TOLERANCE_YUAN
+    cap_may_bind = ent["max_claim_yuan"] > ent["remaining_cap_yuan"] + TOLERANCE_YUAN
     threshold_gap = (ent["min_spend_yuan"] - ent["spend_ytd_yuan"]).clip(lower=0.0)
     has_threshold = (ent["min_voucher_yuan"] > 0) | (threshold_gap > 0)
     exact = [e for e in by_ent if cap_may_bind[e] and ent.at[e, "program_id"] in tight_programs]
@@ -64,14 +64,16 @@ def subsidy_sets(data: ModelData) -> SubsidySets:
 def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
     """bill_yuan(e) = sum_{k of e} bill_k * assign[k],  bill_k = u_k * price_p + adaptation   (R7)
 
-    subsidy(e) = min(rate_e * bill(e), C_e),  C_e = max(0, cap_yuan - subsidy_ytd_yuan)        (R8)
-      * cap can never bind (rate_e * max bill <= C_e): subsidy(e) = rate_e * bill(e), linear;
+    claim(e) = sum_{k of e} a_k * assign[k],  a_k = r(d, p) * bill_k (``claim_yuan``, the pair's
+    rate r(d, p) of R8 from :func:`allocator.instance.derived.pair_rates`)
+    subsidy(e) = min(claim(e), C_e),  C_e = max(0, cap_yuan - subsidy_ytd_yuan)                (R8)
+      * cap can never bind (max claim(e) <= C_e): subsidy(e) = claim(e), linear;
       * cap may bind and the program budget may bind: exact min with a binary capped[e]
-            subsidy <= rate * bill,  subsidy <= C,
-            subsidy >= rate * bill - M_e * capped[e],  subsidy >= C_e * capped[e],
-            M_e = rate_e * max bill(e) - C_e;
+            subsidy <= claim,  subsidy <= C,
+            subsidy >= claim - M_e * capped[e],  subsidy >= C_e * capped[e],
+            M_e = max claim(e) - C_e  (each demand at its pool of the largest claim);
       * cap may bind, budget cannot: only the thresholds read subsidy, and
-            min_voucher <= subsidy <= min(rate * bill, C) is exact for them.
+            min_voucher <= subsidy <= min(claim, C) is exact for them.
     served[e] in {0, 1} is 1 when e has a served demand with a positive bill:
       sum_{k of d, bill_k > 0} assign[k] <= served[e]           for each demand d of e
       subsidy(e) >= min_voucher_yuan * served[e]
@@ -84,24 +86,27 @@ def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
     m.bill_yuan = pyo.Expression(
         m.ENTERPRISES, rule=lambda m, e: linear(bill[by_ent[e]], (m.assign[int(k)] for k in by_ent[e]))
     )
-    rate = ent["rate"]
+    claim = data.pairs["claim_yuan"].to_numpy()
+    m.claim_yuan = pyo.Expression(
+        m.ENTERPRISES, rule=lambda m, e: linear(claim[by_ent[e]], (m.assign[int(k)] for k in by_ent[e]))
+    )
     cap = ent["remaining_cap_yuan"]
     m.CAPPED_ENTERPRISES = pyo.Set(initialize=sets.capped, ordered=True)
     m.subsidy_var = pyo.Var(
         m.CAPPED_ENTERPRISES, domain=pyo.NonNegativeReals, bounds=lambda m, e: (0.0, float(cap[e]))
     )
 
-    @m.Constraint(m.CAPPED_ENTERPRISES, doc="subsidy at most rate x bill (R8)")
+    @m.Constraint(m.CAPPED_ENTERPRISES, doc="subsidy at most the claim sum r(d, p) x bill (R8)")
     def subsidy_within_rate(m, e):
-        return m.subsidy_var[e] <= float(rate[e]) * m.bill_yuan[e]
+        return m.subsidy_var[e] <= m.claim_yuan[e]
 
     m.EXACT_CAPPED = pyo.Set(initialize=sets.exact, ordered=True)
     m.capped = pyo.Var(m.EXACT_CAPPED, domain=pyo.Binary)
 
-    @m.Constraint(m.EXACT_CAPPED, doc="subsidy at least rate x bill unless the cap binds (R8)")
+    @m.Constraint(m.EXACT_CAPPED, doc="subsidy at least the claim unless the cap binds (R8)")
     def subsidy_at_least_rate(m, e):
-        big_m = float(rate[e] * ent.at[e, "max_bill_yuan"] - cap[e])
-        return m.subsidy_var[e] >= float(rate[e]) * m.bill_yuan[e] - big_m * m.capped[e]
+        big_m = float(ent.at[e, "max_claim_yuan"] - cap[e])
+        return m.subsidy_var[e] >= m.claim_yuan[e] - big_m * m.capped[e]
 
     @m.Constraint(m.EXACT_CAPPED, doc="subsidy equals the remaining cap when the cap binds (R8)")
     def subsidy_at_least_cap(m, e):
@@ -110,9 +115,9 @@ def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
     capped_set = set(sets.capped)  # every enterprise whose cap may bind and whose subsidy is read
 
     def subsidy_rule(m, e):
-        # Outside capped_set, either the cap cannot bind (rate * bill is exact) or no
+        # Outside capped_set, either the cap cannot bind (the claim is exact) or no
         # budget and no voucher reads the subsidy, so the model never uses this value.
-        return m.subsidy_var[e] if e in capped_set else float(rate[e]) * m.bill_yuan[e]
+        return m.subsidy_var[e] if e in capped_set else m.claim_yuan[e]
 
     m.subsidy_yuan = pyo.Expression(m.ENTERPRISES, rule=subsidy_rule)
 
@@ -146,9 +151,8 @@ def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:
 
 def subsidy_entries(mm: MatrixModel, data: ModelData, sets: SubsidySets, enterprises: list) -> tuple:
     """(row number within ``enterprises``, column, coefficient) of subsidy(e) for each listed e:
-    the column ``subsidy[e]`` where the cap may bind and is read, else rate_e * bill(e)."""
-    ent = sets.ent
-    bill = data.pairs["bill_yuan"].to_numpy()
+    the column ``subsidy[e]`` where the cap may bind and is read, else claim(e) = sum a_k assign[k]."""
+    claim = data.pairs["claim_yuan"].to_numpy()
     assign = mm.columns("assign")
     sub_col = dict(zip(sets.capped, mm.columns("subsidy")))
     rows, cols, coefs = [], [], []
@@ -157,15 +161,17 @@ def subsidy_entries(mm: MatrixModel, data: ModelData, sets: SubsidySets, enterpr
             rows.append(np.array([i])), cols.append(np.array([sub_col[e]])), coefs.append(np.array([1.0]))
         else:
             ks = sets.by_ent[e]
-            rows.append(np.full(len(ks), i)), cols.append(assign[ks]), coefs.append(float(ent.at[e, "rate"]) * bill[ks])
+            rows.append(np.full(len(ks), i)), cols.append(assign[ks]), coefs.append(claim[ks])
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(coefs)
 
 
-def bill_entries(mm: MatrixModel, data: ModelData, sets: SubsidySets, enterprises: list) -> tuple:
-    """(row number within ``enterprises``, column, coefficient) of bill(e) for each listed e."""
-    bill = data.pairs["bill_yuan"].to_numpy()
+def bill_entries(mm: MatrixModel, data: ModelData, sets: SubsidySets, enterprises: list,
+                 column: str = "bill_yuan") -> tuple:
+    """(row number within ``enterprises``, column, coefficient) of bill(e) for each listed e
+    (of claim(e) with ``column`` "claim_yuan")."""
+    bill = data.pairs[column].to_numpy()
     assign = mm.columns("assign")
     ks = [sets.by_ent[e] for e in enterprises]
     if not ks:
@@ -179,25 +185,23 @@ def subsidy_rows(mm: MatrixModel, data: ModelData) -> None:
     """The same family as :func:`add_subsidy`, as matrix rows (same names as its constraints)."""
     sets = subsidy_sets(data)
     ent = sets.ent
-    rate = ent["rate"].reindex(sets.capped).to_numpy(dtype=float)
     cap = ent["remaining_cap_yuan"]
     sub = mm.add_columns("subsidy", np.zeros(len(sets.capped)), cap.reindex(sets.capped).to_numpy(dtype=float))
     n_cap = len(sets.capped)
-    # subsidy - rate * bill <= 0
-    r, c, v = bill_entries(mm, data, sets, sets.capped)
+    # subsidy - claim <= 0
+    r, c, v = bill_entries(mm, data, sets, sets.capped, "claim_yuan")
     mm.add_rows("subsidy_within_rate", np.concatenate([np.arange(n_cap), r]), np.concatenate([sub, c]),
-                np.concatenate([np.ones(n_cap), -rate[r] * v]), -np.inf, 0.0, sets.capped)
+                np.concatenate([np.ones(n_cap), -v]), -np.inf, 0.0, sets.capped)
     n_ex = len(sets.exact)
     capped = mm.add_columns("capped", np.zeros(n_ex), np.ones(n_ex), integer=True)
     if n_ex:
-        rate_x = ent["rate"].reindex(sets.exact).to_numpy(dtype=float)
         cap_x = cap.reindex(sets.exact).to_numpy(dtype=float)
-        big_m = rate_x * ent["max_bill_yuan"].reindex(sets.exact).to_numpy(dtype=float) - cap_x
-        r, c, v = bill_entries(mm, data, sets, sets.exact)
+        big_m = ent["max_claim_yuan"].reindex(sets.exact).to_numpy(dtype=float) - cap_x
+        r, c, v = bill_entries(mm, data, sets, sets.exact, "claim_yuan")
         idx = np.arange(n_ex)
-        # subsidy - rate * bill + M * capped >= 0
+        # subsidy - claim + M * capped >= 0
         mm.add_rows("subsidy_at_least_rate", np.concatenate([idx, r, idx]), np.concatenate([sub[idx], c, capped]),
-                    np.concatenate([np.ones(n_ex), -rate_x[r] * v, big_m]), 0.0, np.inf, sets.exact)
+                    np.concatenate([np.ones(n_ex), -v, big_m]), 0.0, np.inf, sets.exact)
         # subsidy - C * capped >= 0
         mm.add_rows("subsidy_at_least_cap", np.concatenate([idx, idx]), np.concatenate([sub[idx], capped]),
                     np.concatenate([np.ones(n_ex), -cap_x]), 0.0, np.inf, sets.exact)

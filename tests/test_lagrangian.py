@@ -259,10 +259,12 @@ def test_priced_plans_keep_their_enterprises_rules(tmp_path, seed):
         demands = data.pairs["demand_id"][selected]
         assert demands.is_unique
         bills = data.pairs["bill_yuan"][selected].groupby(data.pairs["enterprise_id"][selected]).sum()
+        claims = data.pairs["claim_yuan"][selected].groupby(data.pairs["enterprise_id"][selected]).sum()
         for e, bill in bills.items():
-            state.bill[e] = float(bill)
+            state.bill[e], state.claim[e] = float(bill), float(claims[e])
             assert state.thresholds_met(e), (e, bill)
         state.bill = {e: 0.0 for e in state.bill}
+        state.claim = {e: 0.0 for e in state.claim}
 
 
 def test_decomposition_plan_keeps_every_rule_on_a_synthetic_day(tmp_path):

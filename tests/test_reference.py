@@ -5,8 +5,7 @@
 (b) the product's exact optimum == the reference's on instances without rates.csv, and
     for exact, fast, greedy and fcfs: best_bound >= optimum >= plan value, and the plan
     obeys R1-R10 when the reference re-checks it;
-(c) the same on instances with rates.csv and enterprise kinds: expected to fail until the
-    product reads rates.csv (issue 16);
+(c) the same on instances with rates.csv and enterprise kinds (issue 16);
 (d) hand-derived cases for R8's rate rules (tests/reference/cases);
 (e) a disagreement found this way: the fast method exits NoSolution on a feasible instance
     (cases/fast_must_serve_zero_priority, strict xfail until fixed).
@@ -205,11 +204,9 @@ def test_product_against_reference_many(tmp_path, periods):
     assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="rates.csv not yet supported (issue 16)")
 def test_product_equals_reference_with_rates(tmp_path):
-    """With rates.csv and enterprise kinds; the product warns that rates.csv is ignored and uses the program
-    rate, so r8_highest_wins, r8_kind_and_accelerator_row, r8_no_kind_matches_empty_only and
-    r8_row_below_program_rate come out at value 0 instead of 10 (and random instances differ too)."""
+    """With rates.csv and enterprise kinds (issue 16): the exact optimum equals the reference's, and the
+    hand-derived R8 cases come out right for the exact MIP and fcfs."""
     problems = []
     for seed in range(8):
         problems += _compare(_write(tmp_path, seed, 1, True), ("exact",))

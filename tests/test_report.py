@@ -27,9 +27,9 @@ from tests.test_advance import bundled
 TINY = REPO / "instances" / "tiny"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
-SECTIONS = ["headline", "programs", "utilization", "energy", "flows", "enterprises", "unserved", "shares"]
+SECTIONS = ["headline", "programs", "utilization", "energy", "flows", "enterprises", "unserved", "shares", "mix", "yuan"]
 CHARTS = ["chart-programs", "chart-utilization", "chart-energy", "chart-flows", "chart-enterprises", "chart-reasons",
-          "chart-class", "chart-stack"]
+          "chart-class", "chart-stack", "chart-family", "chart-kind"]
 EXTERNAL = re.compile(r"""(?:\b(?:src|href|xlink:href|action|poster|data)\s*=\s*["']?\s*(?:https?:|//|ftp:|file:))"""
                       r"""|(?:url\(\s*["']?\s*(?:https?:|//))|@import|<link\b|<iframe\b|<img\b|<object\b|<embed\b""",
                       re.IGNORECASE)

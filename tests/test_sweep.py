@@ -273,7 +273,9 @@ def test_sweep_status_is_the_proof_of_the_served_value():
     from allocator.studies.sweep.run import plan_metrics
 
     plan = SimpleNamespace(pools=pd.DataFrame({"capacity_card_hours": [10.0], "used_card_hours": [5.0]}),
-                           served_value=5.0, assignments=pd.DataFrame({"demand_id": ["d"]}),
+                           served_value=5.0,
+                           assignments=pd.DataFrame({"demand_id": ["d"], "accelerator": ["gpu"], "usage_card_hours": [5.0],
+                                                     "bill_yuan": [2.0], "subsidy_yuan": [1.0]}),
                            total_subsidy_yuan=1.0, total_bill_yuan=2.0, carbon_kg=0.0)
     cost_unproven = SimpleNamespace(plan=plan, status="feasible", gap=0.0)
     value_unproven = SimpleNamespace(plan=plan, status="feasible", gap=0.01)

@@ -29,6 +29,7 @@ import pytest
 
 from allocator.instance.schema import TABLES
 from allocator.instance.types import LINE
+from allocator.instance.validation import DERIVED_COLUMNS
 from tests.validation_helpers import (
     add_column,
     append_row,
@@ -63,7 +64,7 @@ def test_read_instance_tables_carry_every_spec_column_and_the_line(inst):
     instance = read(inst)
     for table in TABLES:
         df = instance.tables[table.stem]
-        assert list(df.columns) == table.column_names + [LINE], table.stem
+        assert list(df.columns) == table.column_names + [LINE, *DERIVED_COLUMNS.get(table.stem, ())], table.stem
     assert list(instance.pools[LINE]) == [2, 3, 4]
     assert instance.name == "tiny" and instance.periods == 2 and instance.period_hours == 1.0
 

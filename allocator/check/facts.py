@@ -56,10 +56,11 @@ class Enterprise:
     enterprise_id: str
     program_id: str
     eligible: bool
-    rate: float
+    own_rate: float | None  # the enterprise's rate cell; None when not given (R8 then looks further)
     cap_yuan: float
     subsidy_ytd_yuan: float
     spend_ytd_yuan: float
+    kind: str  # "" for an enterprise without a kind
 
     @property
     def remaining_cap_yuan(self) -> float:
@@ -73,6 +74,17 @@ class Program:
     budget_yuan: float
     min_voucher_yuan: float
     min_spend_yuan: float
+    rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class RateRow:
+    """A row of rates.csv; "" in accelerator or enterprise_kind means any."""
+
+    program_id: str
+    accelerator: str
+    enterprise_kind: str
+    rate: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,23 @@ class Facts:
     cards_override: dict[tuple[str, int], float]
     green_override_kwh: dict[tuple[str, int], float]
     pools_by_center: dict[str, list[Pool]] = field(default_factory=dict)
+    rate_rows: dict[str, list[RateRow]] = field(default_factory=dict)  # program_id -> its rows of rates.csv
+
+    def rate(self, enterprise_id: str, accelerator: str) -> float:
+        """R8's rate r(d, p) for a demand of the enterprise at a pool with this accelerator.
+
+        The enterprise's own rate where given; else the highest rate among the rows of
+        rates.csv of its programme whose accelerator is empty or this one and whose
+        enterprise_kind is empty or the enterprise's kind (an enterprise without a kind
+        matches only an empty enterprise_kind; only the highest row counts, even below the
+        programme's rate); else the programme's rate.
+        """
+        enterprise = self.enterprises[enterprise_id]
+        if enterprise.own_rate is not None:
+            return enterprise.own_rate
+        applicable = [row.rate for row in self.rate_rows.get(enterprise.program_id, [])
+                      if row.accelerator in ("", accelerator) and row.enterprise_kind in ("", enterprise.kind)]
+        return max(applicable) if applicable else self.programs[enterprise.program_id].rate
 
     def rtt_ms(self, a: str, b: str) -> float:
         """RTT between regions: latency.csv (a, b), else (b, a), else intra-region for a == b, else inf."""
@@ -163,15 +192,21 @@ def instance_facts(instance: Instance) -> Facts:
         for r in _records(instance, "centers")
     }
     enterprises = {
-        r["enterprise_id"]: Enterprise(r["enterprise_id"], r["program_id"], bool(r["eligible"]), float(r["rate"]),
-                                       float(r["cap_yuan"]), float(r["subsidy_ytd_yuan"]), float(r["spend_ytd_yuan"]))
+        r["enterprise_id"]: Enterprise(r["enterprise_id"], r["program_id"], bool(r["eligible"]),
+                                       float(r["rate"]) if r["rate_given"] else None,
+                                       float(r["cap_yuan"]), float(r["subsidy_ytd_yuan"]), float(r["spend_ytd_yuan"]),
+                                       str(r["kind"]))
         for r in _records(instance, "enterprises")
     }
     programs = {
         r["program_id"]: Program(r["program_id"], float(r["budget_yuan"]), float(r["min_voucher_yuan"]),
-                                 float(r["min_spend_yuan"]))
+                                 float(r["min_spend_yuan"]), float(r["rate"]))
         for r in _records(instance, "programs")
     }
+    rate_rows: dict[str, list[RateRow]] = defaultdict(list)
+    for r in _records(instance, "rates"):
+        rate_rows[r["program_id"]].append(RateRow(r["program_id"], str(r["accelerator"]), str(r["enterprise_kind"]),
+                                                  float(r["rate"])))
     designated: dict[str, set[str]] = defaultdict(set)
     for r in _records(instance, "program_centers"):
         designated[r["program_id"]].add(r["center_id"])
@@ -201,4 +236,5 @@ def instance_facts(instance: Instance) -> Facts:
         cards_override={(r["pool_id"], int(r["period"])): float(r["cards"]) for r in _records(instance, "capacity")},
         green_override_kwh={(r["center_id"], int(r["period"])): float(r["green_kwh"]) for r in _records(instance, "green")},
         pools_by_center=dict(pools_by_center),
+        rate_rows=dict(rate_rows),
     )

@@ -39,31 +39,43 @@ def check_r7_bills(facts: Facts, served: dict[str, Row], pools: dict[str, Pool],
 
 @dataclass
 class EnterpriseMoney:
-    """R8 for one enterprise: plan bill B_e and subsidy S_e = min(rate * B_e, C_e), in yuan."""
+    """R8 for one enterprise: plan bill B_e, claim A_e = sum of r(d, p) * bill(d) and subsidy
+    S_e = min(A_e, C_e), in yuan; ``claims`` holds each served demand's r(d, p) * bill(d)."""
 
     bill_yuan: float = 0.0
+    claim_yuan: float = 0.0
     subsidy_yuan: float = 0.0
     served_demands: list[str] = field(default_factory=list)
+    claims: dict[str, float] = field(default_factory=dict)
 
 
-def enterprise_money(facts: Facts, served: dict[str, Row], bills: dict[str, float]) -> dict[str, EnterpriseMoney]:
-    """R8 per enterprise of the instance: B_e = sum of its served bills, S_e = min(r_e * B_e, C_e)."""
+def enterprise_money(facts: Facts, served: dict[str, Row], bills: dict[str, float],
+                     pools: dict[str, Pool]) -> dict[str, EnterpriseMoney]:
+    """R8 per enterprise of the instance: B_e = sum of its served bills, A_e = sum of r(d, p) * bill(d)
+    (r(d, p) by :meth:`Facts.rate`, at the pool the plan names), S_e = min(A_e, C_e)."""
     money = {e: EnterpriseMoney() for e in facts.enterprises}
-    for d in served:
-        m = money[facts.demands[d].enterprise_id]
+    for d, row in served.items():
+        e = facts.demands[d].enterprise_id
+        m = money[e]
+        pool = pools.get(d)
+        accelerator = pool.accelerator if pool is not None else str(row.get("accelerator", ""))
+        claim = facts.rate(e, accelerator) * bills[d]
         m.bill_yuan += bills[d]
+        m.claim_yuan += claim
+        m.claims[d] = claim
         m.served_demands.append(d)
     for e, m in money.items():
         enterprise = facts.enterprises[e]
-        m.subsidy_yuan = min(enterprise.rate * m.bill_yuan, enterprise.remaining_cap_yuan) if m.bill_yuan > 0 else 0.0
+        m.subsidy_yuan = min(m.claim_yuan, enterprise.remaining_cap_yuan) if m.bill_yuan > 0 else 0.0
     return money
 
 
 def check_r8_subsidies(facts: Facts, plan: PlanFiles, served: dict[str, Row], bills: dict[str, float],
                        money: dict[str, EnterpriseMoney], report: CheckReport) -> None:
-    """R8: subsidies follow min(r_e * B_e, C_e), split in proportion to bills, with thresholds.
+    """R8: subsidies follow min(A_e, C_e), split in proportion to r(d, p) * bill, with thresholds.
 
-    Per demand: subsidy = S_e * bill / B_e and enterprise_pays = bill - subsidy.
+    Per demand: subsidy = S_e * claim(d) / A_e with claim(d) = r(d, p) * bill(d) (S_e * bill / B_e
+    when every rate is 0, which is 0 since then S_e = 0) and enterprise_pays = bill - subsidy.
     Per enterprise: the plan's subsidies total at most C_e; if B_e > 0 then
     S_e >= min_voucher_yuan and spend_ytd_yuan + B_e >= min_spend_yuan of its program.
     enterprises.csv has one row per enterprise: bill B_e, subsidy S_e, cap_remaining C_e - S_e.
@@ -74,12 +86,18 @@ def check_r8_subsidies(facts: Facts, plan: PlanFiles, served: dict[str, Row], bi
         paid = 0.0
         for d in m.served_demands:
             row = served[d]
-            share = m.subsidy_yuan * bills[d] / m.bill_yuan if m.bill_yuan > 0 else 0.0
+            if m.claim_yuan > 0:
+                share = m.subsidy_yuan * m.claims[d] / m.claim_yuan
+                formula = (f"S_e * r(d, p) * bill / A_e = {fmt(m.subsidy_yuan)} * {fmt(m.claims[d])} / "
+                           f"{fmt(m.claim_yuan)} = {fmt(share)}")
+            else:
+                share = m.subsidy_yuan * bills[d] / m.bill_yuan if m.bill_yuan > 0 else 0.0
+                formula = f"S_e * bill / B_e (every rate 0) = {fmt(share)}"
             paid += row["subsidy_yuan"]
             if not close(row["subsidy_yuan"], share):
                 report.violate(
                     f"R8 subsidy split: assignments.csv demand {d} (enterprise {e}) has subsidy_yuan {fmt(row['subsidy_yuan'])}, "
-                    f"S_e * bill / B_e = {fmt(m.subsidy_yuan)} * {fmt(bills[d])} / {fmt(m.bill_yuan)} = {fmt(share)}"
+                    f"{formula}"
                 )
             if not close(row["enterprise_pays_yuan"], bills[d] - share):
                 report.violate(

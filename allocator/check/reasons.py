@@ -110,7 +110,7 @@ def meets_thresholds_alone(facts: Facts, demand: Demand, pool: Pool) -> bool:
     """Served alone at the pool (B_e = its bill), would the demand clearly meet R8's thresholds?
 
     A zero bill meets them (thresholds apply only when B_e > 0). Otherwise both
-    min(r_e * b, C_e) >= min_voucher_yuan and spend_ytd_yuan + b >= min_spend_yuan must
+    min(r(d, p) * b, C_e) >= min_voucher_yuan and spend_ytd_yuan + b >= min_spend_yuan must
     hold by more than the tolerance (a zero threshold always holds), so that a plan
     is given the benefit of round-off.
     """
@@ -119,7 +119,7 @@ def meets_thresholds_alone(facts: Facts, demand: Demand, pool: Pool) -> bool:
         return bill is not None
     enterprise = facts.enterprises[demand.enterprise_id]
     program = facts.programs[enterprise.program_id]
-    subsidy = min(enterprise.rate * bill, enterprise.remaining_cap_yuan)
+    subsidy = min(facts.rate(demand.enterprise_id, pool.accelerator) * bill, enterprise.remaining_cap_yuan)
     spend = enterprise.spend_ytd_yuan + bill
     voucher_ok = program.min_voucher_yuan <= 0.0 or subsidy > program.min_voucher_yuan + slack(subsidy, program.min_voucher_yuan)
     spend_ok = program.min_spend_yuan <= 0.0 or spend > program.min_spend_yuan + slack(spend, program.min_spend_yuan)

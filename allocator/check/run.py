@@ -67,7 +67,7 @@ def check_plan(instance_dir: Path, plan_dir: Path, instance: Instance | None = N
     energy = center_energy(facts, used)
     check_r6_energy(facts, plan, energy, report)
     bills = check_r7_bills(facts, served, pools, report)
-    money = enterprise_money(facts, served, bills)
+    money = enterprise_money(facts, served, bills, pools)
     check_r8_subsidies(facts, plan, served, bills, money, report)
     check_r9_budgets(facts, plan, money, report)
     check_r10_must_serve(facts, served, report)

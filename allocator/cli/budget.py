@@ -36,6 +36,22 @@ def _values(text: str | None, name: str, **kwargs):
         raise click.BadParameter(str(error), param_hint=f"'--{name}'") from None
 
 
+def _rate_row(text: str | None):
+    """(RateRow, Values) of ``--rate-row ACCELERATOR/KIND=VALUES``; a bad one is a usage error (exit 2)."""
+    from allocator.studies.sweep.points import RateRow
+
+    if text is None:
+        return None, None
+    selector, sep, values = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError(f"'{text}': write ACCELERATOR/KIND=VALUES, e.g. @domestic/=0.2:0.6:5")
+        row = RateRow.parse(selector)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--rate-row'") from None
+    return row, _values(values, "rate-row", high=1.0)
+
+
 @click.command("sweep")
 @click.argument("instance", type=instance_folder)
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -51,6 +67,10 @@ def _values(text: str | None, name: str, **kwargs):
                    "scale special enterprise caps.")
 @click.option("--green-share", metavar="LIST|RANGE", default=None,
               help="min_green_share (0..1) of every center.")
+@click.option("--rate-row", metavar="ACCELERATOR/KIND=LIST|RANGE", default=None,
+              help="Rates (0..1) of rates.csv rows of the programme(s), set or added: ACCELERATOR an accelerator id, "
+                   "@domestic or @other (every domestic / other accelerator of the pools) or empty (any); KIND an "
+                   "enterprise kind or empty (any). E.g. '@domestic/=0.2:0.6:5' or '/startup=0.5,0.6'.")
 @options.workers()
 @options.scheduler("Run the points on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes.")
 @options.time_limit("Seconds per exact solve (and per min-budget solve).")
@@ -61,7 +81,7 @@ def _values(text: str | None, name: str, **kwargs):
               help="Find the fund matching FCFS by interpolation on the sweep, not by a min-budget MIP.")
 @options.verbosity
 @click.pass_context
-def sweep(ctx: click.Context, instance: Path, out: Path, budget, program_id, rate, cap, green_share, workers,
+def sweep(ctx: click.Context, instance: Path, out: Path, budget, program_id, rate, cap, green_share, rate_row, workers,
           scheduler, time_limit, gap, resume, no_fcfs, no_min_budget) -> None:
     """Solve INSTANCE for every combination of the values given, optimizer and FCFS side by side.
 
@@ -69,18 +89,22 @@ def sweep(ctx: click.Context, instance: Path, out: Path, budget, program_id, rat
     Examples:
       allocator sweep instances/chengdu-day -o out --budget x0.25:x2:8
       allocator sweep inst -o out --program chengdu --budget 0:2M:11 --rate 0.3,0.5
+      allocator sweep instances/hangzhou-day -o out --rate-row '@domestic/=0.2:0.6:5'
     Each point is streamed into OUTDIR/sweep.csv as it finishes (--resume skips finished
     points); then sweep.png, sweep.html and summary.md are written.
     """
     from allocator.studies.sweep.points import SweepAxes, SweepOptions
     from allocator.studies.sweep.run import run_sweep
 
+    row, row_values = _rate_row(rate_row)
     axes = SweepAxes(
         budget=_values(budget, "budget", money=True, allow_scale=True),
         rate=_values(rate, "rate", high=1.0),
         cap=_values(cap, "cap", money=True, allow_scale=True),
         green_share=_values(green_share, "green-share", high=1.0),
         program_id=program_id,
+        rate_row=row,
+        row_rate=row_values,
     )
     quiet = bool(flags(ctx).get("quiet"))
     sweep_options = SweepOptions(workers=workers, scheduler=scheduler, time_limit=time_limit,

@@ -19,6 +19,17 @@ from allocator.cli.common import quiet as _quiet
 from allocator.problems import EXIT_INVALID, AllocatorError
 
 
+def _rates(ctx, param, value: str | None):
+    from allocator.studies.generate.knobs import GenerateError, parse_rates
+
+    if value is None:
+        return None
+    try:
+        return parse_rates(value)
+    except GenerateError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 def _mix(ctx, param, value: str | None):
     from allocator.studies.generate.knobs import GenerateError, parse_mix
 
@@ -50,6 +61,10 @@ def _mix(ctx, param, value: str | None):
 @click.option("--stack-mix", callback=_mix, help="Stack shares, e.g. CUDA=0.5,CANN=0.3,DTK=0.1,MPI=0.1.")
 @click.option("--latency-mix", callback=_mix, help="Latency class shares, e.g. realtime=0.2,interactive=0.3,batch=0.5.")
 @click.option("--must-serve-share", type=click.FloatRange(min=0, max=1), help="Share of demands that must be served.")
+@click.option("--kinds", callback=_mix, help="Enterprise kinds and their shares, e.g. startup=0.3,sme=0.5,large=0.2.")
+@click.option("--rates", callback=_rates,
+              help="rates.csv rows for every programme: domestic=R (each domestic accelerator), other=R (each other "
+                   "accelerator), ACCELERATOR=R, or KIND=R, e.g. domestic=0.3,other=0.2 (Hangzhou) or startup=0.6.")
 @click.pass_context
 @options.verbosity
 def generate(ctx: click.Context, family: str, out: Path, seed: int, name: str | None, data_dir: Path | None,

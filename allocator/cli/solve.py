@@ -70,6 +70,10 @@ def _print_summary(result, plan_path: Path) -> None:
         "seconds       " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()),
         f"plan          {plan_path}",
     ]
+    for g, entry in (result.price_of_a_yuan or {}).items():
+        value = entry.get("value_per_yuan")
+        shown = "not known" if value is None else f"{value:.4g} value per extra yuan"
+        lines.append(f"yuan          {g}: {shown} ({entry.get('source', '')})")
     for note in result.notes:
         lines.append(f"note          {note}")
     click.echo("\n".join(lines))

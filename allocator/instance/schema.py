@@ -133,10 +133,11 @@ TABLES: tuple[Table, ...] = (
             Column("enterprise_id", "id"),
             Column("program_id", "id"),
             Column("eligible", "bool", True),
-            Column("rate", "float", None, low=0.0, high=1.0),  # None: the program's
+            Column("rate", "float", None, low=0.0, high=1.0),  # None: from rates.csv, else the program's (R8)
             Column("cap_yuan", "float", None, low=0.0, high=1e12, allow_inf=True),  # None: the program's
             Column("subsidy_ytd_yuan", "float", 0.0, low=0.0, high=1e12),
             Column("spend_ytd_yuan", "float", 0.0, low=0.0, high=1e12),
+            Column("kind", "str", ""),  # free text (startup, sme, university, ...); empty: no kind
         ),
         key=("enterprise_id",),
     ),
@@ -181,6 +182,17 @@ TABLES: tuple[Table, ...] = (
             Column("cards", "float", low=0.0, high=1e7),
         ),
         key=("pool_id", "period"),
+        optional=True,
+    ),
+    Table(
+        "rates",
+        (
+            Column("program_id", "id"),
+            Column("accelerator", "str", ""),  # empty: any accelerator
+            Column("enterprise_kind", "str", ""),  # empty: any enterprise (also those without a kind)
+            Column("rate", "float", low=0.0, high=1.0),
+        ),
+        key=("program_id", "accelerator", "enterprise_kind"),  # empty cells are values of the key here
         optional=True,
     ),
 )

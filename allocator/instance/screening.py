@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.instance.derived import pair_rates
 from allocator.instance.types import Instance
 
 REASONS_IN_ORDER = (
@@ -37,8 +38,9 @@ class Screen:
     """The result of pre-screening.
 
     ``pairs`` has one row per allowed (demand, pool) pair with the numbers the
-    model needs: usage_card_hours (u of R2), bill_yuan (R7), value (priority *
-    card_hours), rtt_ms, the window and the per-period cap on usage.
+    model needs: usage_card_hours (u of R2), bill_yuan (R7), rate (r(d, p) of R8)
+    and claim_yuan (rate * bill_yuan, the pair's claim on its enterprise's subsidy),
+    value (priority * card_hours), rtt_ms, the window and the per-period cap on usage.
     ``reasons`` maps every demand that has no allowed pair to its pre-screen reason.
     """
 
@@ -153,9 +155,12 @@ def screen(instance: Instance) -> Screen:
         center_idx=pairs["center_id"].map(center_index).astype(int),
         max_card_hours_per_period=pairs["max_cards"] * instance.period_hours,
     )
+    # R8: the pair's rate r(d, p) and its claim r(d, p) * bill(d) on the enterprise's subsidy
+    pairs = pairs.assign(rate=pair_rates(instance, pairs["enterprise_id"], pairs["accelerator"]))
+    pairs = pairs.assign(claim_yuan=pairs["rate"] * pairs["bill_yuan"])
     columns = [
         "demand_id", "enterprise_id", "program_id", "pool_id", "center_id", "region_id", "accelerator",
-        "pool_idx", "center_idx", "usage_card_hours", "bill_yuan", "value", "rtt_ms", "release", "deadline",
+        "pool_idx", "center_idx", "usage_card_hours", "bill_yuan", "rate", "claim_yuan", "value", "rtt_ms", "release", "deadline",
         "max_card_hours_per_period", "must_serve", "kw_per_card", "price_yuan_per_card_hour", "adaptation_yuan",
         "card_hours", "priority",
     ]

@@ -306,10 +306,17 @@ def _check_range(values, mask, cells, col: Column, expected: str, file, lines, p
 
 
 def _check_unique(df: pd.DataFrame, table: Table, file: str, problems: list[Problem]) -> None:
-    """Each key appears once; rows with an empty key cell are already reported and skipped here."""
+    """Each key appears once; rows with an empty id in the key are already reported and skipped here.
+
+    A free-text key column (rates.csv's accelerator and enterprise_kind) may be empty: empty
+    is then one of its values ("any"), and two rows empty there are the same key.
+    """
     key = list(table.key)
+    types = {c.name: c.type for c in table.columns}
     complete = np.ones(len(df), dtype=bool)
     for k in key:
+        if types[k] == "str":
+            continue
         column = df[k]
         complete &= (column.notna() & (column.astype(str) != "")).to_numpy()
     rows = df.loc[complete, key + [LINE]]
@@ -321,7 +328,7 @@ def _check_unique(df: pd.DataFrame, table: Table, file: str, problems: list[Prob
     values = rows[key].to_numpy()
     lines = rows[LINE].to_numpy()
     for i in np.flatnonzero(dup):
-        shown = ", ".join(_key_text(v) for v in values[i])
+        shown = ", ".join(_key_text(v) if types[k] != "str" or v != "" else "(any)" for k, v in zip(key, values[i]))
         problems.append(
             Problem(file, f"duplicate {what} '{shown}' (first on line {int(first_line[i])}); each must appear once",
                     line=int(lines[i]), column=key[0])

@@ -55,7 +55,9 @@ def check_references(instance: Instance, problems: list[Problem]) -> None:
     _unknown_refs(instance, "program_centers", "center_id", "centers", "center_id", "center", problems)
     _unknown_refs(instance, "green", "center_id", "centers", "center_id", "center", problems)
     _unknown_refs(instance, "capacity", "pool_id", "pools", "pool_id", "pool", problems)
+    _unknown_refs(instance, "rates", "program_id", "programs", "program_id", "program", problems)
     check_latency_classes(instance, problems)
+    check_rate_rows(instance, problems)
 
 
 def check_latency_classes(instance: Instance, problems: list[Problem]) -> None:
@@ -73,6 +75,54 @@ def check_latency_classes(instance: Instance, problems: list[Problem]) -> None:
                     f"unknown latency class '{value}' (known: {listed}; more can be named in instance.toml [latency_classes])",
                     line=int(line), column="latency_class")
         )
+
+
+def _folded(text: str) -> str:
+    """A name with case, spaces, '-' and '_' dropped: two names equal this way are one name misspelt."""
+    return "".join(ch for ch in text.casefold() if ch not in " -_")
+
+
+def check_rate_rows(instance: Instance, problems: list[Problem]) -> None:
+    """rates.csv names accelerators and enterprise kinds that exist (R8 matches them exactly).
+
+    * accelerator: an error when neither pools.csv nor compatibility.csv has it (a row that
+      could never apply, most likely misspelt); the message names a known accelerator that
+      differs only in case, spaces, '-' or '_'.
+    * enterprise_kind: an error when it equals an enterprise's kind only once case, spaces,
+      '-' and '_' are dropped ('Startup' for 'startup': the row would silently never apply);
+      a warning when no enterprise has the kind at all (legitimate: a kind of the programme
+      with no applicant today).
+    """
+    rates = instance.tables["rates"]
+    if rates.empty:
+        return
+    file = instance.table_files["rates"]
+    if not instance.unreadable & {"pools", "compatibility"}:
+        accelerators = set(instance.tables["pools"]["accelerator"]) | set(instance.tables["compatibility"]["accelerator"])
+        folded = {_folded(a): a for a in sorted(accelerators)}
+        for value, line in zip(rates["accelerator"], rates[LINE]):
+            if value == "" or value in accelerators:
+                continue
+            near = folded.get(_folded(value))
+            hint = f"; did you mean '{near}'? (names match exactly)" if near else ""
+            problems.append(Problem(file, f"unknown accelerator '{value}' (in no row of pools.csv or compatibility.csv){hint}",
+                                    line=int(line), column="accelerator"))
+    if "enterprises" in instance.unreadable:
+        return
+    kinds = set(instance.tables["enterprises"]["kind"]) - {""}
+    folded = {_folded(k): k for k in sorted(kinds)}
+    for value, line in zip(rates["enterprise_kind"], rates[LINE]):
+        if value == "" or value in kinds:
+            continue
+        near = folded.get(_folded(value))
+        if near is not None:
+            problems.append(Problem(file, f"unknown enterprise kind '{value}': enterprises.csv has '{near}' "
+                                          "(kinds match exactly, case included)", line=int(line), column="enterprise_kind"))
+        else:
+            known = ", ".join(sorted(kinds)) or "none"
+            problems.append(Problem(file, f"no enterprise has kind '{value}' (kinds in enterprises.csv: {known}): "
+                                          "the row applies to nobody", line=int(line), column="enterprise_kind",
+                                    severity="warning"))
 
 
 def _whole(value: float) -> str:
@@ -149,13 +199,24 @@ def check_unused(instance: Instance, problems: list[Problem]) -> None:
         )
 
 
+#: Columns the reader adds to a table besides the SPEC's (and LINE): facts the defaults would hide.
+DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {"enterprises": ("rate_given",)}
+
+
 def fill_derived_defaults(instance: Instance) -> None:
-    """Defaults that come from another table: enterprise rate and cap, demand deadline."""
+    """Defaults that come from another table: enterprise rate and cap, demand deadline.
+
+    An enterprise's ``rate`` not given keeps that fact in ``rate_given`` (False): R8 then
+    takes the highest applicable row of rates.csv per pool (:func:`allocator.instance.derived.pair_rates`)
+    and only else the programme's rate, which ``rate`` holds (so ``rate`` is the enterprise's
+    rate wherever rates.csv has no row for it).
+    """
     t = instance.tables
     programs = t["programs"].drop_duplicates("program_id").set_index("program_id")  # duplicates are reported
     e = t["enterprises"]
     program_rate = e["program_id"].map(programs["rate"]) if not programs.empty else pd.Series(np.nan, index=e.index)
     program_cap = e["program_id"].map(programs["enterprise_cap_yuan"]) if not programs.empty else pd.Series(np.nan, index=e.index)
+    e["rate_given"] = e["rate"].notna()
     e["rate"] = e["rate"].fillna(program_rate).fillna(0.0).astype(float)
     e["cap_yuan"] = e["cap_yuan"].fillna(program_cap).fillna(np.inf).astype(float)
     d = t["demands"]

@@ -94,12 +94,14 @@ def schedule_from_solution(pairs: pd.DataFrame, usage_rows: pd.DataFrame, chosen
     return out[out["card_hours"] > 0].reset_index(drop=True)
 
 
-def subsidies(instance: Instance, bill_by_enterprise: pd.Series) -> pd.DataFrame:
-    """Per enterprise: bill B_e, subsidy S_e = min(rate * B_e, C_e) (R8), remaining cap."""
-    ent = instance.enterprises[["enterprise_id", "program_id", "rate", "cap_yuan", "subsidy_ytd_yuan"]].copy()
+def subsidies(instance: Instance, bill_by_enterprise: pd.Series, claim_by_enterprise: pd.Series) -> pd.DataFrame:
+    """Per enterprise: bill B_e, claim A_e = sum of r(d, p) * bill(d), subsidy S_e = min(A_e, C_e) (R8),
+    remaining cap."""
+    ent = instance.enterprises[["enterprise_id", "program_id", "cap_yuan", "subsidy_ytd_yuan"]].copy()
     ent["bill_yuan"] = ent["enterprise_id"].map(bill_by_enterprise).fillna(0.0)
+    ent["claim_yuan"] = ent["enterprise_id"].map(claim_by_enterprise).fillna(0.0)
     remaining = remaining_cap_yuan(ent)
-    ent["subsidy_yuan"] = np.minimum(ent["rate"] * ent["bill_yuan"], remaining)
+    ent["subsidy_yuan"] = np.minimum(ent["claim_yuan"], remaining)
     ent["cap_remaining_yuan"] = remaining - ent["subsidy_yuan"]
     return ent
 
@@ -108,10 +110,8 @@ def extract_plan(instance: Instance, screen: Screen, chosen_pairs: pd.DataFrame,
     """Build every plan table from the chosen pairs (rows of ``screen.pairs``) and the schedule."""
     chosen = chosen_pairs.reset_index(drop=True)
     bill_e = chosen.groupby("enterprise_id")["bill_yuan"].sum()
-    ent = subsidies(instance, bill_e)
-    share = ent.set_index("enterprise_id")
-    ratio = (share["subsidy_yuan"] / share["bill_yuan"].where(share["bill_yuan"] > 0)).fillna(0.0)
-    subsidy_d = chosen["bill_yuan"] * chosen["enterprise_id"].map(ratio).to_numpy()
+    ent = subsidies(instance, bill_e, chosen.groupby("enterprise_id")["claim_yuan"].sum())
+    subsidy_d = split_subsidy(chosen, ent)
     assignments = pd.DataFrame(
         {
             "demand_id": chosen["demand_id"],
@@ -148,6 +148,17 @@ def extract_plan(instance: Instance, screen: Screen, chosen_pairs: pd.DataFrame,
         carbon_kg=carbon_kg,
         cost=total_bill + instance.carbon_price_yuan_per_kg * carbon_kg,
     )
+
+
+def split_subsidy(chosen: pd.DataFrame, enterprises: pd.DataFrame) -> np.ndarray:
+    """Each served demand's part of S_e (R8): S_e * claim(d) / A_e, claim(d) = r(d, p) * bill(d).
+
+    When every rate of the enterprise's served demands is 0, A_e = 0 and so S_e = 0: every part
+    is 0, as the SPEC's split by bills gives too.
+    """
+    share = enterprises.set_index("enterprise_id")
+    ratio = (share["subsidy_yuan"] / share["claim_yuan"].where(share["claim_yuan"] > 0)).fillna(0.0)
+    return chosen["claim_yuan"].to_numpy(dtype=float) * chosen["enterprise_id"].map(ratio).to_numpy(dtype=float)
 
 
 def _resources(instance: Instance, screen: Screen, schedule: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, float]:
@@ -194,22 +205,22 @@ def _resources(instance: Instance, screen: Screen, schedule: pd.DataFrame) -> tu
 def threshold_blocks_alone(pairs: pd.DataFrame, enterprises: pd.DataFrame, programs: pd.DataFrame) -> pd.Series:
     """Per demand: True if serving it alone at any of its pools misses a threshold of R8.
 
-    Alone means the enterprise's plan bill would be that demand's bill b > 0:
-    min(rate * b, C_e) < min_voucher_yuan, or spend_ytd_yuan + b < min_spend_yuan.
+    Alone means the enterprise's plan bill would be that demand's bill b > 0 at the pool, and its
+    claim a = r(d, p) * b: min(a, C_e) < min_voucher_yuan, or spend_ytd_yuan + b < min_spend_yuan.
     A pool where the bill is 0 never triggers the thresholds.
     """
     ent = enterprises.set_index("enterprise_id")
     prog = programs.set_index("program_id")
     e = pairs["enterprise_id"]
     program = e.map(ent["program_id"])
-    rate = e.map(ent["rate"]).to_numpy()
+    claim = pairs["claim_yuan"].to_numpy()
     remaining = e.map(remaining_cap_yuan(ent)).to_numpy()
     spend = e.map(ent["spend_ytd_yuan"]).to_numpy()
     mv = program.map(prog["min_voucher_yuan"]).to_numpy()
     ms = program.map(prog["min_spend_yuan"]).to_numpy()
     b = pairs["bill_yuan"].to_numpy()
     tol = 1e-9 * np.maximum(1.0, np.abs(b))
-    blocked = (b > 0) & ((np.minimum(rate * b, remaining) < mv - tol) | (spend + b < ms - tol))
+    blocked = (b > 0) & ((np.minimum(claim, remaining) < mv - tol) | (spend + b < ms - tol))
     return pd.Series(blocked).groupby(pairs["demand_id"].to_numpy()).all()
 
 

@@ -29,7 +29,8 @@ schedule inside its window, so that every rule holds?
   capacity -- no card limit on its candidate pools (its own max_cards still holds);
   green -- no grid_kwh_cap and no min_green_share at its candidate centers;
   cap -- its enterprise's cap_yuan = inf (which raises the enterprise's subsidy to
-  rate x bill, for the plan's own demands too, and so also draws on the budget).
+  its claim A_e = sum of r(d, p) x bill, for the plan's own demands too, and so also
+  draws on the budget).
 * If no single relaxation lets it in (two or more resources bind together), the
   reason stays plain ``not_selected``.
 
@@ -40,13 +41,14 @@ re-solve prefers something of more value.
 
 **The arithmetic** (no solver: the plan's leftovers are enough). For candidate
 pair (demand d, pool p at center c, enterprise e of programme g), with u its usage,
-b its bill, a = kw_per_card(p) * pue(c) its kWh per card-hour, and from the plan:
-used(p, t), energy E(c, t), green G(c, t) available, B_e, S_e, C_e = max(0,
-cap - subsidy_ytd), and the budget left L_g:
+b its bill, r = r(d, p) its rate (R8), a = kw_per_card(p) * pue(c) its kWh per card-hour,
+and from the plan: used(p, t), energy E(c, t), green G(c, t) available, B_e, the claim
+A_e = sum of r x bill over e's served demands, S_e, C_e = max(0, cap - subsidy_ytd),
+and the budget left L_g:
 
 * thresholds (R8): only if e has nothing billed yet and b > 0:
-  min(rate * b, C_e) >= min_voucher and spend_ytd + b >= min_spend;
-* budget (R9): min(rate * (B_e + b), C_e) - S_e <= L_g;
+  min(r * b, C_e) >= min_voucher and spend_ytd + b >= min_spend;
+* budget (R9): min(A_e + r * b, C_e) - S_e <= L_g;
 * schedule (R4, R5, R6): per period t of the window, the most it may run is
   ``up_t = min(max_cards * period_hours, cards(p, t) * period_hours - used(p, t),
   (G(c, t) + grid_kwh_cap(c) - E(c, t)) / a)``; it fits if sum_t up_t >= u.
@@ -59,7 +61,7 @@ cap - subsidy_ytd), and the budget left L_g:
 :func:`fit_table` returns these tests per candidate pair, for inspection and tests.
 
 The cap can keep a demand out only through the minimum voucher: S_e =
-min(rate * B_e, C_e) never blocks serving by itself, and relaxing it only raises
+min(A_e, C_e) never blocks serving by itself, and relaxing it only raises
 subsidies (so it draws more on the budget). It binds when C_e < min_voucher for an
 enterprise with nothing billed -- and then every priced pool of the demand misses
 the voucher, so the demand is ``below_threshold`` unless it also has a free pool
@@ -114,7 +116,7 @@ class Leftovers:
 
     used_card_hours: np.ndarray  # (pools, periods)
     energy_kwh: np.ndarray  # (centers, periods)
-    enterprises: pd.DataFrame  # indexed by enterprise_id
+    enterprises: pd.DataFrame  # indexed by enterprise_id: bill_yuan B_e, claim_yuan A_e, subsidy_yuan S_e, ...
     budget_left_yuan: pd.Series  # program_id -> budget - plan subsidy
 
 
@@ -123,10 +125,14 @@ def leftovers(instance: Instance, screen: Screen, plan: Plan) -> Leftovers:
     n_periods = screen.capacity_card_hours.shape[1]
     used = _grid(plan.pools, "pool_id", "used_card_hours", screen.pool_index, n_periods)
     energy = _grid(plan.centers, "center_id", "energy_kwh", screen.center_index, n_periods)
-    ent = instance.enterprises.set_index("enterprise_id")[["program_id", "rate", "cap_yuan", "subsidy_ytd_yuan", "spend_ytd_yuan"]]
+    ent = instance.enterprises.set_index("enterprise_id")[["program_id", "cap_yuan", "subsidy_ytd_yuan", "spend_ytd_yuan"]]
     planned = plan.enterprises.set_index("enterprise_id")
+    served = plan.assignments[["demand_id", "pool_id", "enterprise_id"]].merge(
+        screen.pairs[["demand_id", "pool_id", "claim_yuan"]], on=["demand_id", "pool_id"], how="left")
+    claim = served.groupby("enterprise_id")["claim_yuan"].sum()
     ent = ent.assign(
         bill_yuan=planned["bill_yuan"].reindex(ent.index).fillna(0.0),
+        claim_yuan=claim.reindex(ent.index).fillna(0.0),
         subsidy_yuan=planned["subsidy_yuan"].reindex(ent.index).fillna(0.0),
         remaining_cap_yuan=remaining_cap_yuan(ent),
     )
@@ -163,7 +169,7 @@ def thresholds_met(pairs: pd.DataFrame, ent: pd.DataFrame, cap_relaxed: bool) ->
     e = ent.loc[pairs["enterprise_id"].to_numpy()]
     b = pairs["bill_yuan"].to_numpy()
     cap = np.full(len(b), np.inf) if cap_relaxed else e["remaining_cap_yuan"].to_numpy()
-    subsidy = np.minimum(e["rate"].to_numpy() * b, cap)
+    subsidy = np.minimum(pairs["claim_yuan"].to_numpy(), cap)
     voucher = e["min_voucher_yuan"].to_numpy()
     spend = e["spend_ytd_yuan"].to_numpy() + b
     minimum_spend = e["min_spend_yuan"].to_numpy()
@@ -174,13 +180,13 @@ def thresholds_met(pairs: pd.DataFrame, ent: pd.DataFrame, cap_relaxed: bool) ->
 def budget_holds(pairs: pd.DataFrame, ent: pd.DataFrame, budget_left: pd.Series, cap_relaxed: bool) -> np.ndarray:
     """R9 when the pair's demand is added: the rise of its enterprise's subsidy fits the budget left.
 
-    With the cap relaxed, the enterprise's subsidy becomes rate x bill for all its
-    served work, the plan's included.
+    With the cap relaxed, the enterprise's subsidy becomes its whole claim A_e + r(d, p) x b,
+    the plan's own demands included.
     """
     e = ent.loc[pairs["enterprise_id"].to_numpy()]
-    b = pairs["bill_yuan"].to_numpy()
-    cap = np.full(len(b), np.inf) if cap_relaxed else e["remaining_cap_yuan"].to_numpy()
-    rise = np.minimum(e["rate"].to_numpy() * (e["bill_yuan"].to_numpy() + b), cap) - e["subsidy_yuan"].to_numpy()
+    a = pairs["claim_yuan"].to_numpy()
+    cap = np.full(len(a), np.inf) if cap_relaxed else e["remaining_cap_yuan"].to_numpy()
+    rise = np.minimum(e["claim_yuan"].to_numpy() + a, cap) - e["subsidy_yuan"].to_numpy()
     left = e["program_id"].map(budget_left).to_numpy(dtype=float)
     return rise <= left + _slack(left)
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from allocator.files import file_digest
 from allocator.render.formats import number, percent, yuan
+from allocator.render.mix import by_family, by_kind, yuan_table
 
 PLAN_TABLES = ("assignments", "schedule", "unserved", "pools", "centers", "enterprises", "programs")
 
@@ -97,6 +98,9 @@ class Figures:
     flows: pd.DataFrame | None = None  # home_region, region_id, card_hours, demands
     by_class: pd.DataFrame | None = None  # group, requested_value, served_value, demands, served
     by_stack: pd.DataFrame | None = None
+    by_family: pd.DataFrame | None = None  # allocator.render.mix.by_family: domestic vs other accelerators
+    by_kind: pd.DataFrame | None = None  # allocator.render.mix.by_kind (needs the instance)
+    yuan: pd.DataFrame | None = None  # allocator.render.mix.yuan_table: the price of a yuan per programme
     instance_note: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -143,6 +147,8 @@ def compute_figures(plan: PlanFolder, instance=None) -> Figures:
         reasons=_reasons(plan, instance),
         unserved=plan.unserved.copy(),
         notes=[str(n) for n in s.get("notes", [])],
+        by_family=by_family(plan.assignments),
+        yuan=yuan_table(s),
     )
     if instance is None:
         figures.instance_note = ("The instance was not found (give --instance): home regions, stacks, latency classes, "
@@ -151,6 +157,7 @@ def compute_figures(plan: PlanFolder, instance=None) -> Figures:
     figures.flows = _flows(plan, instance)
     figures.by_class = _served_share(plan, instance, "latency_class")
     figures.by_stack = _served_share(plan, instance, "stack")
+    figures.by_kind = by_kind(plan.assignments, instance)
     return figures
 
 

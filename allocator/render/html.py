@@ -198,6 +198,51 @@ def share_section(f: Figures) -> str:
     return section("shares", "Served share by latency class and by stack", "".join(parts))
 
 
+def mix_section(f: Figures) -> str:
+    """Served card-hours and subsidy by accelerator family (domestic vs other) and by enterprise kind."""
+    fam = f.by_family
+    colors = {"domestic": "#e76f51", "other": "#264653"}
+    rows = []
+    for label, column, unit in (("card-hours", "card_hours", "card-hours"), ("subsidy", "subsidy_yuan", "yuan")):
+        share = "card_hours_share" if column == "card_hours" else "subsidy_share"
+        rows.append((label, [Segment(float(r[share]), colors[r["family"]],
+                                     f"{r['family']}: {float(r[column]):,.2f} {unit} ({float(r[share]):.1%})")
+                             for _, r in fam.iterrows()]))
+    domestic = fam.set_index("family")
+    chart = stacked_bars(rows, "domestic and other accelerators' shares", scale_max=1.0,
+                         value_text=lambda i: f"{float(domestic.at['domestic', ['card_hours_share', 'subsidy_share'][i]]):.0%} domestic")
+    body = chart_figure("chart-family", "Share of the served card-hours (on the cards, usage) and of the subsidy on "
+                        "domestic accelerators (Ascend, DCU, ...: dark orange) and on other hardware (dark blue).", chart)
+    body += html_table(fam, {"card_hours": number, "card_hours_share": percent, "bill_yuan": yuan, "subsidy_yuan": yuan,
+                             "subsidy_share": percent})
+    if f.by_kind is None:
+        body += needs_instance(f)
+    else:
+        kinds = f.by_kind
+        biggest = max([float(v) for v in kinds["subsidy_yuan"]] + [1e-12])
+        krows = [(r.kind, [Segment(float(r.subsidy_yuan), "#f4a261", f"{r.kind}: subsidy {r.subsidy_yuan:,.2f} yuan")])
+                 for r in kinds.itertuples(index=False)]
+        kchart = stacked_bars(krows, "subsidy by enterprise kind", scale_max=biggest,
+                              value_text=lambda i: f"{float(kinds.iloc[i]['subsidy_share']):.0%} of subsidy, "
+                                                   f"{int(kinds.iloc[i]['served'])}/{int(kinds.iloc[i]['demands'])} served")
+        body += chart_figure("chart-kind", "Subsidy per enterprise kind (enterprises.kind); in the text its share of the "
+                             "subsidy and the demands served / requested.", kchart)
+        body += html_table(kinds, {"requested_value": number, "served_value": number, "card_hours": number,
+                                   "subsidy_yuan": yuan, "subsidy_share": percent})
+    return section("mix", "Served work and subsidy by accelerator family and by enterprise kind", body)
+
+
+def yuan_section(f: Figures) -> str:
+    """The price of a yuan per programme (summary.json's price_of_a_yuan)."""
+    if f.yuan is None:
+        return section("yuan", "The price of a yuan", "<p>summary.json has no price_of_a_yuan.</p>")
+    table = html_table(f.yuan, {"budget_yuan": yuan, "subsidy_yuan": yuan,
+                                "value_per_yuan": lambda v: "n/a" if not math.isfinite(v) else f"{v:.4g}"})
+    return section("yuan", "The price of a yuan",
+                   "<p>Served value (priority × card-hours) that one more yuan of each programme's fund would buy, "
+                   "and how it was found.</p>" + table)
+
+
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC","Microsoft YaHei",sans-serif;
 margin:24px auto;max-width:1200px;color:#212529;padding:0 16px}
@@ -273,6 +318,6 @@ def png_figure(png: bytes, caption: str, figure_id: str = "") -> str:
 def render_html(f: Figures) -> str:
     """The report page (:func:`page`): inline SVG charts for every section."""
     sections = [headline_section(f), programs_section(f), utilization_section(f), energy_section(f), flows_section(f),
-                enterprises_section(f), reasons_section(f), share_section(f)]
+                enterprises_section(f), reasons_section(f), share_section(f), mix_section(f), yuan_section(f)]
     intro = f'<p class="note">{esc(f.instance_note)}</p>' if f.instance_note else ""
     return page(f.title, intro + "".join(sections))

@@ -30,11 +30,14 @@ Sections: headline figures; subsidy by programme; pool utilization by period
 (heatmap); energy, green and grid power per center by period; where the work went
 (home region -> center region, regions ordered from net senders -- the data of
 "East Data" -- to net receivers -- the "West Computing"); cap use per enterprise;
-unserved requests by reason; served share by latency class and by stack.
+unserved requests by reason; served share by latency class and by stack; served card-hours and
+subsidy by accelerator family (domestic vs other) and by enterprise kind; the price of a yuan
+per programme (:mod:`allocator.render.mix`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +68,17 @@ def render_markdown(f: Figures) -> str:
         for title, table in (("latency class", f.by_class), ("stack", f.by_stack)):
             out += [f"## Served share by {title}", "",
                     md_frame(table, {"requested_value": number, "served_value": number, "share": percent}), ""]
+    out += ["## Served work and subsidy by accelerator family", "",
+            md_frame(f.by_family, {"card_hours": number, "card_hours_share": percent, "bill_yuan": yuan,
+                                   "subsidy_yuan": yuan, "subsidy_share": percent}), ""]
+    if f.by_kind is not None:
+        out += ["## Served work and subsidy by enterprise kind", "",
+                md_frame(f.by_kind, {"requested_value": number, "served_value": number, "card_hours": number,
+                                     "subsidy_yuan": yuan, "subsidy_share": percent}), ""]
+    if f.yuan is not None:
+        out += ["## The price of a yuan", "",
+                md_frame(f.yuan, {"budget_yuan": yuan, "subsidy_yuan": yuan,
+                                  "value_per_yuan": lambda v: "n/a" if math.isnan(v) else f"{v:.4g}"}), ""]
     if f.flows is not None and not f.flows.empty:
         out += ["## Where the work went (largest flows)", "", md_frame(f.flows.head(15), {"card_hours": number}), ""]
     busiest = f.utilization.max(axis=1).sort_values(ascending=False).head(10)

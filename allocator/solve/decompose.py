@@ -155,16 +155,23 @@ def plan_from_columns(r: Relaxation, master: Master, data: ModelData, numbers) -
 def lagrangian_bound(data: ModelData, seconds: float, start: HeuristicPlan | None = None,
                      blocks: int | None = None) -> tuple[float, int]:
     """Column generation alone: the certified bound min_y L(y) reached within ``seconds``, and the rounds."""
+    bound, _, rounds = lagrangian_prices(data, seconds, start, blocks)
+    return bound, rounds
+
+
+def lagrangian_prices(data: ModelData, seconds: float, start: HeuristicPlan | None = None,
+                      blocks: int | None = None) -> tuple[float, Multipliers | None, int]:
+    """:func:`lagrangian_bound` and the prices y at which it was reached (None without pairs)."""
     r = Relaxation(data, blocks)
     if r.n_pairs == 0:
-        return 0.0, 0
+        return 0.0, None, 0
     master = Master(r)
     deadline = time.perf_counter() + seconds
     if start is not None and start.chosen.any():
         master.add(master.batch(start.chosen, take_of_schedule(r, data, start.chosen, start.schedule),
                                 np.unique(r.enterprise[start.chosen])))
-    bound, _, rounds, _ = _column_generation(r, master, Multipliers.zeros(r), deadline)
-    return bound, rounds
+    bound, prices, rounds, _ = _column_generation(r, master, Multipliers.zeros(r), deadline)
+    return bound, prices, rounds
 
 
 def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline: float,
@@ -417,7 +424,7 @@ def _enterprise_groups(r: Relaxation, y: Multipliers, instance: Instance, scr: S
     """Pairs of every open enterprise, enterprises by LP weight (then must-serve first, then the
     cap-aware order), demands by their best profit at prices y, pairs by profit."""
     _, cost = r.cheapest_schedule(r.row_price(y))
-    profit = r.value - cost - (y.budget[r.program] * r.rate)[r.enterprise] * r.bill
+    profit = r.value - cost - y.budget[r.program][r.enterprise] * r.claim
     best = np.maximum.reduceat(profit, r.demand_start)[r.demand] if r.n_pairs else profit
     must = r.must[r.demand]
     order = np.lexsort((-profit, r.demand, -best, ~must, r.enterprise))

@@ -19,7 +19,7 @@ from allocator.plan.extract import (
 )
 from allocator.plan.writing import rule_violations
 from allocator.problems import InfeasibleInstance, NoSolution
-from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound
+from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound_and_prices
 from allocator.solve.heuristics import (
     HeuristicPlan,
     enterprise_sequence,
@@ -50,7 +50,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     heuristic = _best_heuristic(instance, scr, options.start)
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
     share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
-    lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
+    lagrangian, _, prices = certified_bound_and_prices(instance, scr, options, heuristic, seconds=share)
     if options.time_limit is not None:  # the greedy start and the bound count against the limit too
         left = max(1.0, options.time_limit - (time.perf_counter() - t0))
         options = dataclasses.replace(options, time_limit=left)
@@ -66,7 +66,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
             raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
         bound = min(first.bound if first.bound is not None else np.inf, lagrangian)
         notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
-        return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size)
+        return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size, prices=prices)
     chosen = run.assign > 0.5
     schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage)
     second = run.cost_stage
@@ -79,7 +79,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     if lagrangian < bound:
         notes.append(f"best_bound is the Lagrangian bound {lagrangian:,.6g}, tighter than the MIP's {bound:,.6g}")
         bound = lagrangian
-    return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound)
+    return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound, prices=prices)
 
 
 def _best_heuristic(instance: Instance, scr: Screen, start: StartPlan | None = None):

@@ -47,7 +47,6 @@ class _State:
         self.grid_cap = c["grid_kwh_cap"].to_numpy(dtype=float)
         self.share = c["min_green_share"].to_numpy(dtype=float)
         ent = instance.enterprises.set_index("enterprise_id")
-        self.rate = ent["rate"].to_dict()
         self.cap_left = remaining_cap_yuan(ent).to_dict()
         self.spend_ytd = ent["spend_ytd_yuan"].to_dict()
         self.program_of = ent["program_id"].to_dict()
@@ -56,20 +55,27 @@ class _State:
         self.min_voucher = prog["min_voucher_yuan"].to_dict()
         self.min_spend = prog["min_spend_yuan"].to_dict()
         self.bill = {e: 0.0 for e in ent.index}
+        self.claim = {e: 0.0 for e in ent.index}  # A_e: sum of r(d, p) x bill of e's placed demands
 
-    def subsidy(self, e: str, bill: float) -> float:
-        return min(self.rate[e] * bill, self.cap_left[e])
+    def subsidy(self, e: str, claim: float) -> float:
+        """S_e = min(A_e, C_e) of R8 for a claim A_e (sum of r(d, p) x bill)."""
+        return min(claim, self.cap_left[e])
 
-    def money_ok(self, e: str, extra_bill: float) -> tuple[bool, float]:
-        """R8 thresholds and R9 budget after adding ``extra_bill`` to e; returns (ok, subsidy increase)."""
-        before, after = self.bill[e], self.bill[e] + extra_bill
-        delta = self.subsidy(e, after) - self.subsidy(e, before)
+    def rise(self, e: str, extra_claim: float) -> float:
+        """How much e's subsidy grows when ``extra_claim`` is added to its claim."""
+        return self.subsidy(e, self.claim[e] + extra_claim) - self.subsidy(e, self.claim[e])
+
+    def money_ok(self, e: str, extra_bill: float, extra_claim: float) -> tuple[bool, float]:
+        """R8 thresholds and R9 budget after adding a demand of bill ``extra_bill`` and claim
+        ``extra_claim`` (r(d, p) x bill) to e; returns (ok, subsidy increase)."""
+        after = self.bill[e] + extra_bill
+        delta = self.rise(e, extra_claim)
         g = self.program_of[e]
         if delta > self.budget_left[g] + SLACK * max(1.0, abs(self.budget_left[g])):
             return False, delta
         if after > 0:
             tol = SLACK * max(1.0, after)
-            if self.subsidy(e, after) < self.min_voucher[g] - tol:
+            if self.subsidy(e, self.claim[e] + extra_claim) < self.min_voucher[g] - tol:
                 return False, delta
             if self.spend_ytd[e] + after < self.min_spend[g] - tol:
                 return False, delta
@@ -82,7 +88,8 @@ class _State:
             return True
         g = self.program_of[e]
         tol = SLACK * max(1.0, bill)
-        return self.subsidy(e, bill) >= self.min_voucher[g] - tol and self.spend_ytd[e] + bill >= self.min_spend[g] - tol
+        return (self.subsidy(e, self.claim[e]) >= self.min_voucher[g] - tol
+                and self.spend_ytd[e] + bill >= self.min_spend[g] - tol)
 
     def fit(self, pair, kw: float) -> dict[int, float] | None:
         """Card-hours per period for the pair, earliest periods first, or None if it does not fit."""
@@ -136,6 +143,7 @@ class _State:
             self.energy[c, t] += amount * kw * self.pue[c]
         e = pair.enterprise_id
         self.bill[e] += float(pair.bill_yuan)
+        self.claim[e] += float(pair.claim_yuan)
         self.budget_left[self.program_of[e]] -= delta
 
     def uncommit(self, pair, plan: dict[int, float], kw: float) -> None:
@@ -145,9 +153,10 @@ class _State:
             self.room[p, t] += amount
             self.energy[c, t] -= amount * kw * self.pue[c]
         e = pair.enterprise_id
-        before = self.subsidy(e, self.bill[e])
+        before = self.subsidy(e, self.claim[e])
         self.bill[e] -= float(pair.bill_yuan)
-        self.budget_left[self.program_of[e]] += before - self.subsidy(e, self.bill[e])
+        self.claim[e] -= float(pair.claim_yuan)
+        self.budget_left[self.program_of[e]] += before - self.subsidy(e, self.claim[e])
 
     def grid_kwh(self, c: int) -> float:
         """Grid energy of center c over the horizon: sum_t max(0, energy - green)."""
@@ -163,9 +172,7 @@ def demand_order(instance: Instance, screen: Screen, method: str) -> list[str]:
         key = position
     elif method == "greedy":
         pairs = screen.pairs
-        ent = instance.enterprises.set_index("enterprise_id")
-        rate = pairs["enterprise_id"].map(ent["rate"]).to_numpy()
-        cheapest = pd.Series(rate * pairs["bill_yuan"].to_numpy()).groupby(pairs["demand_id"].to_numpy()).min()
+        cheapest = pd.Series(pairs["claim_yuan"].to_numpy()).groupby(pairs["demand_id"].to_numpy()).min()
         value = pairs.groupby("demand_id")["value"].first()
         per_yuan = value / cheapest.reindex(value.index).clip(lower=1e-9)
         key = -per_yuan.reindex(position.index)
@@ -177,19 +184,19 @@ def demand_order(instance: Instance, screen: Screen, method: str) -> list[str]:
 
 def enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
     """Pairs for a cap-aware pass: whole enterprises by value per subsidy yuan if all their
-    demands were served at their cheapest pools (min(rate x bill, remaining cap) of R8, so an
-    enterprise past its cap pays nothing more for further demands), each enterprise's demands
+    demands were served at their pools of the smallest claim (min(sum of r(d, p) x bill, remaining
+    cap) of R8, so an enterprise past its cap pays nothing more for further demands), each enterprise's demands
     by decreasing value, each demand's pools by bill; must-serve demands first."""
     pairs = screen.pairs
     ent = instance.enterprises.set_index("enterprise_id")
     demand = pairs["demand_id"].to_numpy()
     first = pairs.drop_duplicates("demand_id").set_index("demand_id")
-    cheapest = pairs.groupby("demand_id", sort=False)["bill_yuan"].min()
+    cheapest = pairs.groupby("demand_id", sort=False)["claim_yuan"].min()
     owner = first["enterprise_id"]
-    bill_e = cheapest.groupby(owner).sum()
+    claim_e = cheapest.groupby(owner).sum()
     value_e = first["value"].groupby(owner).sum()
     remaining = remaining_cap_yuan(ent)
-    subsidy_e = np.minimum(ent["rate"].reindex(bill_e.index) * bill_e, remaining.reindex(bill_e.index))
+    subsidy_e = np.minimum(claim_e, remaining.reindex(claim_e.index))
     per_yuan = value_e / subsidy_e.clip(lower=1e-9)
     key_e = pd.Series(demand).map(owner).map(per_yuan).to_numpy()
     codes = pd.factorize(demand, sort=False)[0]
@@ -237,7 +244,7 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
             current = pair.demand_id
         if placed_demand == current:
             continue
-        ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+        ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan), float(pair.claim_yuan))
         if not ok:
             continue
         plan = state.fit(pair, float(pair.kw_per_card))
@@ -278,7 +285,7 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
             continue
         e = records[group[0]][1]
         g = state.program_of[e]
-        saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e])
+        saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e], state.claim[e])
         new_pairs: list[int] = []
         new_rows: list[tuple] = []
         done: set = set()
@@ -286,8 +293,7 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
             pair = _Pair(*records[k])
             if pair.demand_id in done or pair.demand_id in placed:
                 continue
-            bill = float(pair.bill_yuan)
-            delta = state.subsidy(e, state.bill[e] + bill) - state.subsidy(e, state.bill[e])
+            delta = state.rise(e, float(pair.claim_yuan))
             if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
                 continue
             plan = state.fit(pair, float(pair.kw_per_card))
@@ -299,7 +305,7 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
             new_rows += [(pair.demand_id, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
         if new_pairs and not state.thresholds_met(e):
             state.room, state.energy = saved[0], saved[1]
-            state.budget_left[g], state.bill[e] = saved[2], saved[3]
+            state.budget_left[g], state.bill[e], state.claim[e] = saved[2], saved[3], saved[4]
             continue
         chosen[new_pairs] = True
         placed.update(records[k][0] for k in new_pairs)
@@ -330,6 +336,7 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
         schedule.setdefault(d, {})[int(t)] = schedule.get(d, {}).get(int(t), 0.0) + float(amount)
     demand = pairs["demand_id"].to_numpy()
     bill = pairs["bill_yuan"].to_numpy(dtype=float)
+    claim = pairs["claim_yuan"].to_numpy(dtype=float)
     starts = np.flatnonzero(np.r_[True, demand[1:] != demand[:-1]])
     bounds = dict(zip(demand[starts], zip(starts, np.r_[starts[1:], len(demand)])))
     chosen = plan.chosen.copy()
@@ -356,7 +363,7 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
             pair = _Pair(*records[j])
             if not may_leave and int(pair.center_idx) != int(current.center_idx):
                 continue
-            delta = state.subsidy(e, state.bill[e] + bill[j]) - state.subsidy(e, state.bill[e])
+            delta = state.rise(e, claim[j])
             g = state.program_of[e]
             if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
                 continue
@@ -372,11 +379,11 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
             if met and cost < best[0] - SLACK * max(1.0, best[0]):
                 best = (cost, j, pair, fit)
         if best[1] is None:
-            _, delta = state.money_ok(e, bill[k])
+            _, delta = state.money_ok(e, bill[k], claim[k])
             state.commit(current, kept_plan, float(current.kw_per_card), delta)
             continue
         _, j, pair, fit = best
-        _, delta = state.money_ok(e, bill[j])
+        _, delta = state.money_ok(e, bill[j], claim[j])
         state.commit(pair, fit, float(pair.kw_per_card), delta)
         chosen[k], chosen[j] = False, True
         schedule[current.demand_id] = fit
@@ -408,14 +415,14 @@ def _commit_kept(state: _State, screen: Screen, keep: HeuristicPlan) -> list[tup
     bounds = dict(zip(ids, zip(first, np.r_[first[1:], len(order)])))
     for row in _records(screen)[keep.chosen]:
         pair = _Pair(*row)
-        _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
+        _, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan), float(pair.claim_yuan))
         a, b = bounds.get(pair.demand_id, (0, 0))
         state.commit(pair, dict(zip(period[order[a:b]].tolist(), amount[order[a:b]].tolist())), float(pair.kw_per_card), delta)
     return list(zip(demand.tolist(), schedule["pool_id"].to_numpy(dtype=object).tolist(), period.tolist(), amount.tolist()))
 
 
 _PAIR_COLUMNS = ["demand_id", "enterprise_id", "pool_id", "pool_idx", "center_idx", "usage_card_hours", "bill_yuan",
-                 "kw_per_card", "max_card_hours_per_period", "release", "deadline"]
+                 "kw_per_card", "max_card_hours_per_period", "release", "deadline", "claim_yuan"]
 
 
 @dataclass
@@ -431,3 +438,4 @@ class _Pair:
     max_card_hours_per_period: float
     release: int
     deadline: int
+    claim_yuan: float  # r(d, p) x bill_yuan (R8)

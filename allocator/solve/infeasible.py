@@ -215,7 +215,7 @@ class _Names:
             e, d = index
             return f"enterprise {e} counts as served when demand {d} is billed (R8)"
         if family.startswith("subsidy"):
-            return f"enterprise {index}: subsidy = min(rate x bill, remaining cap) (R8)"
+            return f"enterprise {index}: subsidy = min(sum of r(d, p) x bill, remaining cap) (R8)"
         return family
 
     def bound(self, var, side: str) -> str:

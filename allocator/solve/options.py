@@ -65,6 +65,7 @@ class SolveOptions:
     cost_stage_max_nodes: int | None = None
     progress: bool = False  # a live line (elapsed, incumbent, bound, gap) on the terminal while HiGHS runs
     start: StartPlan | None = None  # a plan to start from, beside the baselines (sweeps: the smaller fund's plan)
+    price_of_a_yuan: bool = True  # summary.json's price_of_a_yuan (allocator.solve.yuan); off for re-solves, parts, sweeps
 
 
 @dataclass

@@ -87,10 +87,10 @@ def split_instance(instance: Instance, scr: Screen, parts: int) -> list[Instance
 
     # what each part's enterprises could claim from their programme, if every demand were served
     first = scr.pairs.drop_duplicates("demand_id")
-    bill_e = scr.pairs.groupby("demand_id")["bill_yuan"].max().groupby(first.set_index("demand_id")["enterprise_id"]).sum()
+    asked_e = scr.pairs.groupby("demand_id")["claim_yuan"].max().groupby(first.set_index("demand_id")["enterprise_id"]).sum()
     ent = instance.enterprises.set_index("enterprise_id")
     remaining = remaining_cap_yuan(ent)
-    claim = np.minimum(ent["rate"] * bill_e.reindex(ent.index).fillna(0.0), remaining)
+    claim = np.minimum(asked_e.reindex(ent.index).fillna(0.0), remaining)
     claim_by = pd.DataFrame({"program_id": ent["program_id"], "part": ent.index.map(part_of), "claim": claim.to_numpy()})
     share = claim_by.pivot_table(index="program_id", columns="part", values="claim", aggfunc="sum", fill_value=0.0)
 

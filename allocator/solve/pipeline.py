@@ -21,7 +21,11 @@ from allocator.plan.reasons import refine_reasons
 from allocator.plan.writing import write_plan
 from allocator.problems import InfeasibleInstance, InstanceTooLarge, NoSolution
 from allocator.solve.backends import solver_version
-from allocator.solve.bound import certified_bound, value_upper_bound
+from allocator.solve.bound import (
+    certified_bound,
+    certified_bound_and_prices,
+    value_upper_bound,
+)
 from allocator.solve.exact import _best_heuristic, _exact
 from allocator.solve.heuristics import (
     place,
@@ -85,6 +89,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     """The stages after reading, on an instance already in memory (the partitioned method's parts)."""
     seconds = dict(seconds or {"load": 0.0})
     t0 = time.perf_counter()
+    started = t0 - seconds.get("load", 0.0)
     scr = screen(instance)
     check_must_serve(instance, scr)
     check_model_size(scr)
@@ -103,8 +108,8 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
             raise NoSolution(f"{method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
         seconds["build"] = 0.0
         seconds["solve"] = time.perf_counter() - t0
-        bound, bound_notes = certified_bound(instance, scr, options, heuristic)
-        decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes)
+        bound, bound_notes, prices = certified_bound_and_prices(instance, scr, options, heuristic)
+        decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes, prices=prices)
         seconds["bound"] = time.perf_counter() - t0 - seconds["solve"]
     decided.notes[:0] = notes
 
@@ -114,7 +119,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     seconds["extract"] = time.perf_counter() - t0
     bound = plan.served_value if decided.bound is None else decided.bound
     bound = max(bound if np.isfinite(bound) else value_upper_bound(scr), plan.served_value)
-    return SolveResult(
+    result = SolveResult(
         instance=instance,
         status=decided.status,
         plan=plan,
@@ -129,7 +134,15 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
         cost_bound=decided.cost_bound,
         method_requested=options_requested(options, notes),
         warm=decided.warm,
+        prices=decided.prices,
     )
+    if options.price_of_a_yuan:
+        from allocator.solve.yuan import price_of_a_yuan
+
+        t0 = time.perf_counter()
+        result.price_of_a_yuan = price_of_a_yuan(instance, scr, options, result, started, solve_loaded)
+        seconds["price_of_a_yuan"] = time.perf_counter() - t0
+    return result
 
 
 def options_requested(options: SolveOptions, notes: list[str]) -> str:
@@ -153,7 +166,8 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
             raise InfeasibleInstance("the instance is infeasible: even the LP relaxation cannot serve every must_serve "
                                      "demand within capacity, energy and budget", [])
         raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
-    return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size, warm=result.warm)
+    return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size, warm=result.warm,
+                   prices=_warm_prices(result.warm))
 
 
 def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
@@ -182,7 +196,13 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     if result.status in ("infeasible", "no_solution"):  # keep the merged plan
         bound, bound_notes = certified_bound(instance, scr, options, plan, seconds=0.0)
         return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, {"parts": len(parts)})
-    return _Chosen(result.chosen, result.schedule, result.status, result.bound, notes, {"parts": len(parts), **result.size})
+    return _Chosen(result.chosen, result.schedule, result.status, result.bound, notes, {"parts": len(parts), **result.size},
+                   prices=_warm_prices(result.warm))
+
+
+def _warm_prices(warm):
+    """The Lagrangian prices where the fast method's column generation ended (its certified bound's)."""
+    return getattr(warm, "prices", None)
 
 
 def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None) -> SolveResult:
@@ -197,6 +217,7 @@ def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None
 def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
     """Solve one part in a worker (module level, so it pickles to processes and Dask workers)."""
     index, part, options = job
+    options = dataclasses.replace(options, price_of_a_yuan=False)
     t0 = time.perf_counter()
     try:
         result = solve_loaded(part, options)

@@ -17,6 +17,7 @@ from allocator.solve.options import Method, Status
 
 if TYPE_CHECKING:
     from allocator.solve.decompose import WarmStart
+    from models.lagrangian import Multipliers
 
 
 @dataclass
@@ -41,6 +42,8 @@ class SolveResult:
     cost_bound: float | None = None  # proven lower bound on the cost K (stage 2)
     method_requested: str = ""
     warm: WarmStart | None = None  # where the fast method's column generation ended, for the partitioned method
+    prices: Multipliers | None = None  # Lagrangian prices of the certified bound, where the method has them
+    price_of_a_yuan: dict | None = None  # per programme: value served per extra yuan of fund (allocator.solve.yuan)
 
     def summary(self) -> dict:
         inst = self.instance
@@ -69,6 +72,7 @@ class SolveResult:
             "wall_seconds": self.seconds,
             "model": self.model_size,
             "notes": self.notes,
+            **({"price_of_a_yuan": self.price_of_a_yuan} if self.price_of_a_yuan is not None else {}),
         }
 
 
@@ -98,4 +102,5 @@ class _Chosen:
     size: dict[str, int] = field(default_factory=dict)
     cost_bound: float | None = None
     warm: object = None
+    prices: object = None  # Lagrangian prices of the bound (models.lagrangian.Multipliers), if any
 

@@ -19,8 +19,9 @@ What changes, and nothing else:
 
 Every other file of the folder is copied byte for byte. The three rewritten tables
 are written as CSV with every SPEC column explicit (defaults filled in: an
-enterprise's rate and cap are those it had today), whatever format they were read
-from. ``summary.json`` beside them records where the day came from.
+enterprise's cap is the one it had today; its ``rate`` stays empty where it was not
+given, so that R8 keeps taking it from rates.csv, else from the programme), whatever
+format they were read from. ``summary.json`` beside them records where the day came from.
 
 Why the annual amounts hold. Before anything is written, the plan is re-checked
 against the instance with the independent checker (``allocator check``): a plan
@@ -52,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.files import OWNER_MARK, atomic_folder, claim_output_folder
-from allocator.instance.derived import remaining_cap_yuan
+from allocator.instance.derived import pair_rates, remaining_cap_yuan
 from allocator.instance.reading import read_instance
 from allocator.instance.schema import TABLE_BY_STEM
 from allocator.instance.types import Instance
@@ -167,11 +168,12 @@ def ledger_of(instance: Instance, served: pd.DataFrame) -> Ledger:
     if len(rows) != len(served):
         raise PlanRejected(["assignments.csv: a served demand has no compatible pool row in the instance"])
     bill = rows["card_hours"] / rows["efficiency"] * rows["price_yuan_per_card_hour"] + rows["adaptation_yuan"]
+    claim = bill * pair_rates(instance, rows["enterprise_id"], rows["accelerator"])  # r(d, p) x bill (R8)
     bill_e = bill.groupby(rows["enterprise_id"]).sum()
     ent = instance.enterprises.set_index("enterprise_id")
     remaining = remaining_cap_yuan(ent)
     bills = bill_e.reindex(ent.index).fillna(0.0)
-    subsidy = np.minimum(ent["rate"] * bills, remaining)
+    subsidy = np.minimum(claim.groupby(rows["enterprise_id"]).sum().reindex(ent.index).fillna(0.0), remaining)
     return Ledger(
         served=set(served["demand_id"]),
         bill_yuan=bills,
@@ -187,6 +189,7 @@ def next_enterprises(instance: Instance, ledger: Ledger) -> pd.DataFrame:
     """Year-to-date columns moved on, in whole fen and on the safe side: the subsidy rounded up
     (the cap still holds over the year), the spend rounded down (no threshold is met by round-off)."""
     ent = _spec_columns(instance, "enterprises")
+    ent["rate"] = ent["rate"].where(instance.enterprises["rate_given"], None)  # not given: still from rates.csv / programme
     subsidy = ent["subsidy_ytd_yuan"] + ent["enterprise_id"].map(ledger.subsidy_yuan).fillna(0.0)
     spend = ent["spend_ytd_yuan"] + ent["enterprise_id"].map(ledger.bill_yuan).fillna(0.0)
     ent["subsidy_ytd_yuan"] = fen_up(subsidy)

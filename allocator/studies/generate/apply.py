@@ -20,24 +20,27 @@ from allocator.studies.generate.enterprises import (
 )
 from allocator.studies.generate.knobs import (
     STREAM_CLASSES,
+    STREAM_KINDS,
     STREAM_MUST_SERVE,
     STREAM_STACKS,
     ChinaFamily,
     GenerateError,
     Knobs,
 )
+from allocator.studies.generate.rates import add_rates, set_kinds
 from allocator.studies.generate.tables import InstanceTables
 
 #: Knobs whose post-processing changes which demands can be served, so that
 #: must-serve demands and budgets are chosen again on the final tables.
 STRUCTURAL_KNOBS = ("programmes", "centers", "pools_per_center", "periods", "stack_mix", "latency_mix",
-                    "capacity_ratio", "green_ratio")
+                    "capacity_ratio", "green_ratio", "kinds", "rates")
 
 
 def apply_knobs(inst: InstanceTables, spec: ChinaFamily, seed: int, knobs: Knobs) -> None:
     """Post-process a China family's tables for the knobs it does not take itself, in this order:
     programmes, centers, pools per center, periods, stack mix, latency mix, capacity ratio,
-    green ratio; then must-serve demands and budgets are chosen again on the final tables."""
+    green ratio, enterprise kinds, rates.csv rows; then must-serve demands and budgets are chosen
+    again on the final tables (the rates change what each request claims)."""
     demands = len(inst.tables["demands"])
     must_serve_count = (int(inst.tables["demands"]["must_serve"].sum()) if knobs.must_serve_share is None
                         else round(knobs.must_serve_share * demands))
@@ -57,6 +60,10 @@ def apply_knobs(inst: InstanceTables, spec: ChinaFamily, seed: int, knobs: Knobs
         scale_capacity(inst, knobs.capacity_ratio)
     if knobs.green_ratio is not None:
         scale_green(inst, knobs.green_ratio)
+    if knobs.kinds is not None:
+        set_kinds(inst, knobs.kinds, np.random.default_rng((seed, STREAM_KINDS)))
+    if knobs.rates is not None:
+        add_rates(inst, knobs.rates)
     structural = any(getattr(knobs, k) is not None for k in STRUCTURAL_KNOBS
                      if not (k == "periods" and spec.native_periods))
     if not structural and knobs.budget_ratio is None:

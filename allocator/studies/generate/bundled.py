@@ -12,14 +12,16 @@ from allocator.instance.writing import table_csv_text as instance_table_csv_text
 from allocator.instance.writing import write_instance_files
 from allocator.studies.generate.city_day import city_day
 from allocator.studies.generate.east_west import east_west
+from allocator.studies.generate.hangzhou_day import hangzhou_day
 from allocator.studies.generate.tables import InstanceTables
 
 #: name -> (generator, seed) of the instances shipped in ``instances/``.
-#: Seeds are dates: the Chengdu policy report (2023-01-12) and the approval of
-#: the eight hubs (2022-02-24).
+#: Seeds are dates: the Chengdu policy report (2023-01-12), the approval of
+#: the eight hubs (2022-02-24) and Hangzhou's measures (2024-07-23).
 BUNDLED: dict[str, tuple[Callable[..., InstanceTables], int]] = {
     "chengdu-day": (city_day, 20230112),
     "east-west-24h": (east_west, 20220224),
+    "hangzhou-day": (hangzhou_day, 20240723),
 }
 
 

@@ -20,6 +20,7 @@ from allocator.studies.generate.enterprises import (
     set_budgets,
 )
 from allocator.studies.generate.facts import LATENCY_CLASSES, STACKS
+from allocator.studies.generate.rates import empty_rates
 from allocator.studies.generate.tables import (
     CenterSpec,
     InstanceTables,
@@ -146,6 +147,7 @@ def city_day(
             "green": _city_day_green(rng, centers),
             # 64 of NSC Chengdu's DCU cards are down for maintenance today (illustrative).
             "capacity": pd.DataFrame({"pool_id": ["NSC_CD-DCU"], "period": [0], "cards": [1472]}),
+            "rates": empty_rates(),  # one rate per programme; --rates adds rows
         },
     )
     screen = prescreen(inst)

@@ -20,6 +20,7 @@ from allocator.studies.generate.enterprises import (
     set_budgets,
 )
 from allocator.studies.generate.facts import STACKS
+from allocator.studies.generate.rates import empty_rates
 from allocator.studies.generate.tables import (
     CenterSpec,
     InstanceTables,
@@ -188,6 +189,7 @@ def east_west(
             "program_centers": program_centers_table(EAST_WEST_PROGRAMS),
             "green": _east_west_green(rng, facts, periods, period_hours),
             "capacity": _east_west_capacity(periods, period_hours),
+            "rates": empty_rates(),  # one rate per programme; --rates adds rows
         },
     )
     screen = prescreen(inst)

@@ -75,6 +75,7 @@ def make_enterprises(
                 "cap_yuan": None,  # the program's
                 "subsidy_ytd_yuan": round(max(ytd, 0.0), -2),
                 "spend_ytd_yuan": round(spend, -2),
+                "kind": "",  # none; the kinds knob draws them (allocator.studies.generate.rates)
                 "_status": status,
             }
         )
@@ -89,8 +90,9 @@ def prescreen(inst: InstanceTables) -> pd.DataFrame:
     designated center, compatibility, latency, window fit), then the enterprise-level
     threshold test: ``below_threshold`` when even the dearest feasible pools of all the
     enterprise's screened demands cannot reach the minimum voucher or minimum spend.
-    Returns demand_id, enterprise_id, program_id, reason, min_bill_yuan and max_bill_yuan
-    (NaN when screened out).
+    Returns demand_id, enterprise_id, program_id, reason, min_bill_yuan, max_bill_yuan and
+    min_claim_yuan, max_claim_yuan (the smallest and largest r(d, p) x bill of R8 over the
+    demand's pools; NaN when screened out).
     """
     with tempfile.TemporaryDirectory(prefix="allocator-prescreen-") as tmp:
         write_instance_files(Path(tmp), inst.toml_text, inst.tables)
@@ -98,6 +100,7 @@ def prescreen(inst: InstanceTables) -> pd.DataFrame:
     demands = inst.tables["demands"][["demand_id", "enterprise_id"]]
     program_of = dict(zip(inst.tables["enterprises"]["enterprise_id"], inst.tables["enterprises"]["program_id"]))
     bills = scr.pairs.groupby("demand_id", sort=False)["bill_yuan"].agg(["min", "max"])
+    claims = scr.pairs.groupby("demand_id", sort=False)["claim_yuan"].agg(["min", "max"])
     out = pd.DataFrame({
         "demand_id": demands["demand_id"].to_numpy(),
         "enterprise_id": demands["enterprise_id"].to_numpy(),
@@ -105,6 +108,8 @@ def prescreen(inst: InstanceTables) -> pd.DataFrame:
         "reason": demands["demand_id"].map(lambda d: scr.reasons.get(d, "")).to_numpy(),
         "min_bill_yuan": demands["demand_id"].map(bills["min"]).to_numpy(dtype=float),
         "max_bill_yuan": demands["demand_id"].map(bills["max"]).to_numpy(dtype=float),
+        "min_claim_yuan": demands["demand_id"].map(claims["min"]).to_numpy(dtype=float),
+        "max_claim_yuan": demands["demand_id"].map(claims["max"]).to_numpy(dtype=float),
     })
     return _threshold_reasons(out, inst.tables["enterprises"], inst.tables["programs"])
 
@@ -115,7 +120,7 @@ def _threshold_reasons(screen: pd.DataFrame, enterprises: pd.DataFrame, programs
     ok = screen[screen["reason"] == ""]
     for e, group in ok.groupby("enterprise_id", sort=True):
         values = _enterprise_terms(ent.loc[e], prog.loc[ent.loc[e, "program_id"]])
-        best_subsidy = min(values["rate"] * group["max_bill_yuan"].sum(), values["cap_left"])
+        best_subsidy = min(group["max_claim_yuan"].sum(), values["cap_left"])
         spend = values["spend_ytd"] + group["max_bill_yuan"].sum()
         if best_subsidy < values["min_voucher"] or spend < values["min_spend"]:
             screen.loc[group.index, "reason"] = "below_threshold"
@@ -135,10 +140,11 @@ def _enterprise_terms(enterprise: pd.Series, program: pd.Series) -> dict:
 
 
 def requested_subsidy_yuan(screen: pd.DataFrame, enterprises: pd.DataFrame, programs: pd.DataFrame) -> pd.Series:
-    """Per program: sum over enterprises of min(rate x cheapest bills, remaining cap).
+    """Per program: sum over enterprises of min(smallest claims, remaining cap).
 
     Only demands that pass the pre-screen and threshold count: the subsidy the
-    program would pay if every such demand ran at its cheapest feasible pool.
+    program would pay if every such demand ran at its pool of the smallest claim
+    r(d, p) x bill (without rates.csv: its cheapest pool).
     """
     ent = enterprises.set_index("enterprise_id")
     prog = programs.set_index("program_id")
@@ -147,7 +153,7 @@ def requested_subsidy_yuan(screen: pd.DataFrame, enterprises: pd.DataFrame, prog
     for e, group in ok.groupby("enterprise_id", sort=True):
         p = ent.loc[e, "program_id"]
         values = _enterprise_terms(ent.loc[e], prog.loc[p])
-        totals[p] += min(values["rate"] * group["min_bill_yuan"].sum(), values["cap_left"])
+        totals[p] += min(group["min_claim_yuan"].sum(), values["cap_left"])
     return pd.Series(totals)
 
 
@@ -179,7 +185,7 @@ def mark_must_serve(
     candidates = []
     for row in screen[screen["reason"] == ""].itertuples(index=False):
         values = _enterprise_terms(ent.loc[row.enterprise_id], prog.loc[row.program_id])
-        subsidy = values["rate"] * row.min_bill_yuan
+        subsidy = row.min_claim_yuan
         if (
             subsidy >= 1.5 * values["min_voucher"]
             and values["cap_left"] >= 2 * max(subsidy, values["min_voucher"])

@@ -35,7 +35,7 @@ DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "china"
 
 
 #: Fixed stream numbers: each post-processing step draws from its own generator.
-STREAM_STACKS, STREAM_CLASSES, STREAM_MUST_SERVE, STREAM_GAP = 1, 2, 3, 4
+STREAM_STACKS, STREAM_CLASSES, STREAM_MUST_SERVE, STREAM_GAP, STREAM_KINDS = 1, 2, 3, 4, 5
 
 
 #: Type C of Martello & Toth (used by OR-Library gap1-12 and Yagiura's gapc):
@@ -66,6 +66,8 @@ class Knobs:
     stack_mix: tuple[tuple[str, float], ...] | None = None
     latency_mix: tuple[tuple[str, float], ...] | None = None
     must_serve_share: float | None = None
+    kinds: tuple[tuple[str, float], ...] | None = None  # enterprise kinds and their shares
+    rates: tuple[tuple[str, float], ...] | None = None  # rates.csv rows: domestic / other / accelerator / kind = rate
 
     def given(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -90,7 +92,7 @@ ALL_KNOBS = frozenset(f.name for f in fields(Knobs))
 FAMILY_KNOBS: dict[str, frozenset[str]] = {
     "city": ALL_KNOBS,
     "east-west": ALL_KNOBS,
-    "gap-like": frozenset({"demands", "centers", "pools_per_center", "periods", "capacity_ratio", "must_serve_share"}),
+    "gap-like": frozenset({"demands", "centers", "pools_per_center", "periods", "capacity_ratio", "must_serve_share"}),  # no subsidy
 }
 
 
@@ -150,6 +152,9 @@ def check_knobs(family: str, knobs: Knobs) -> None:
             raise GenerateError(f"--{key.replace('_', '-')} must be a finite ratio >= 0, not {value}")
     if knobs.must_serve_share is not None and not 0.0 <= knobs.must_serve_share <= 1.0:
         raise GenerateError(f"--must-serve-share must be within 0..1, not {knobs.must_serve_share}")
+    for name, rate in knobs.rates or ():
+        if not 0.0 <= rate <= 1.0:
+            raise GenerateError(f"--rates: the rate of '{name}' must be within 0..1, not {rate:g}")
     if family == "gap-like" and knobs.periods not in (None, 1):
         raise GenerateError("gap-like has one period (--periods 1)")
 
@@ -173,3 +178,22 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
     return tuple(mix)
 
 
+
+
+def parse_rates(text: str) -> tuple[tuple[str, float], ...]:
+    """``"domestic=0.3,other=0.2"`` -> (("domestic", 0.3), ("other", 0.2)); rates within 0..1 (0 allowed)."""
+    rows = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        label, sep, value = part.partition("=")
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = math.nan
+        if not sep or not label.strip() or not 0.0 <= rate <= 1.0:
+            raise GenerateError(f"rates '{text}': each item must be NAME=RATE with a rate within 0..1 ('{part}')")
+        rows.append((label.strip(), rate))
+    if not rows:
+        raise GenerateError(f"rates '{text}' name no row")
+    if len({k for k, _ in rows}) != len(rows):
+        raise GenerateError(f"rates '{text}' name a row twice")
+    return tuple(rows)

@@ -42,6 +42,8 @@ class Curve:
     marginal_x: np.ndarray  # midpoints of consecutive x
     marginal: np.ndarray  # served value per extra 1 M yuan (per unit of x when x is not the fund)
     keys: list[str]
+    domestic_card_hours: np.ndarray  # domestic share of the served card-hours, per point
+    domestic_subsidy: np.ndarray  # domestic share of the subsidy, per point
 
 
 def plot_curves(frame: pd.DataFrame, context: SweepContext) -> list[Curve]:
@@ -57,11 +59,11 @@ def plot_curves(frame: pd.DataFrame, context: SweepContext) -> list[Curve]:
             if column not in rows:
                 continue
             part = rows.dropna(subset=[column]).sort_values(x_column)
-            curves.append(_curve(part, x_column, column, label, method))
+            curves.append(_curve(part, x_column, column, label, method, suffix))
     return curves
 
 
-def _curve(rows: pd.DataFrame, x_column: str, column: str, label: str, method: str) -> Curve:
+def _curve(rows: pd.DataFrame, x_column: str, column: str, label: str, method: str, suffix: str) -> Curve:
     x = rows[x_column].to_numpy(dtype=float)
     value = rows[column].to_numpy(dtype=float)
     per = YUAN_PER_MILLION if x_column == "fund_yuan" else 1.0
@@ -71,7 +73,14 @@ def _curve(rows: pd.DataFrame, x_column: str, column: str, label: str, method: s
     middle = ((x[1:] + x[:-1]) / 2)[keep]
     shown_x = x / YUAN_PER_MILLION if x_column == "fund_yuan" else x
     shown_middle = middle / YUAN_PER_MILLION if x_column == "fund_yuan" else middle
-    return Curve(label, method, shown_x, value, shown_middle, marginal, list(rows["key"]))
+    shares = [rows[f"{name}_{suffix}"].to_numpy(dtype=float) if f"{name}_{suffix}" in rows else np.zeros(len(rows))
+              for name in ("domestic_card_hours_share", "domestic_subsidy_share")]
+    return Curve(label, method, shown_x, value, shown_middle, marginal, list(rows["key"]), *shares)
+
+
+def _with_domestic(curves: list[Curve], context: SweepContext) -> bool:
+    """A third panel with the domestic shares: when a rate row is swept or some plan runs on domestic cards."""
+    return context.axes.rate_row is not None or any(np.nansum(c.domestic_card_hours) > 0 for c in curves)
 
 
 def _axis_titles(context: SweepContext) -> tuple[str, str]:
@@ -80,7 +89,8 @@ def _axis_titles(context: SweepContext) -> tuple[str, str]:
         whose = f"programme {', '.join(context.scope)}" if context.fund_phrase else "all programmes"
         return f"fund (M yuan, {whose})", "served value per extra 1 M yuan"
     names = {"rate": "subsidy rate", "cap_yuan": "enterprise cap (yuan)", "cap_scale": "enterprise cap (x own)",
-             "green_share": "minimum green share"}
+             "green_share": "minimum green share",
+             "row_rate": f"rate of rates.csv row {context.axes.rate_row.text if context.axes.rate_row else ''}"}
     return names[x], f"served value per unit of {names[x]}"
 
 
@@ -97,7 +107,9 @@ def write_png(curves: list[Curve], context: SweepContext, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     x_title, marginal_title = _axis_titles(context)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    third = _with_domestic(curves, context)
+    fig, axes = plt.subplots(1, 3 if third else 2, figsize=(18 if third else 12, 4.8), constrained_layout=True)
+    left, right = axes[0], axes[1]
     colors: dict[str, str] = {}
     for curve in curves:
         color = colors.setdefault(_color_key(curve, curves), f"C{len(colors) % 10}")
@@ -106,6 +118,14 @@ def write_png(curves: list[Curve], context: SweepContext, path: Path) -> None:
         left.plot(curve.x, curve.served_value, style, marker="o", color=color, label=name)
         if len(curve.marginal):
             right.plot(curve.marginal_x, curve.marginal, style, marker="o", color=color, label=name)
+        if third:
+            axes[2].plot(curve.x, 100 * curve.domestic_card_hours, style, marker="o", color=color,
+                         label=f"{name}: card-hours")
+            axes[2].plot(curve.x, 100 * curve.domestic_subsidy, style, marker="s", color=color, alpha=0.55,
+                         label=f"{name}: subsidy")
+    if third:
+        axes[2].set(xlabel=x_title, ylabel="% on domestic accelerators", title="domestic share (Ascend, DCU, ...)",
+                    ylim=(-2, 102))
     total = context.requested_value
     left.set(xlabel=x_title, ylabel="served value (priority x card-hours)",
              title=f"{context.instance_name}: served value")
@@ -114,7 +134,7 @@ def write_png(curves: list[Curve], context: SweepContext, path: Path) -> None:
         share.set_ylabel("% of requested value")
     right.set(xlabel=x_title, ylabel=marginal_title, title="marginal served value")
     right.axhline(0.0, color="0.7", linewidth=0.8)
-    for ax in (left, right):
+    for ax in axes:
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small")
@@ -154,7 +174,14 @@ def summary_markdown(frame: pd.DataFrame, context: SweepContext, summary: SweepS
         "",
     ]
     lines += [f"- {md_text(s)}" for s in summary.sentences()] or ["- (no point at the instance's own fund)"]
-    lines += ["", _fcfs_comparison(frame, summary), "", "## Every point", ""]
+    if context.axes.rate_row is not None:
+        lines += ["", (f"Swept: the rate of rates.csv row(s) {md_text(context.axes.rate_row.text)} (ACCELERATOR/KIND; "
+                       "@domestic = every domestic accelerator of the pools) for the programme(s) in scope; enterprises "
+                       "with a rate of their own keep it.")]
+    lines += ["", _fcfs_comparison(frame, summary), "", "## Every point", "",
+              ("Domestic: share on domestic accelerators (Ascend, DCU, ...; allocator/instance/hardware.py) of the served "
+               "card-hours and of the subsidy, optimizer's plan. Value per yuan: served value the fund bought per extra "
+               "yuan since the next smaller swept fund of the same line."), ""]
     lines += _points_table(frame)
     lines += ["", "Files: `sweep.csv` (every figure), `sweep.png` and `sweep.html` (the curves and the marginal "
               "served value).", ""]
@@ -173,18 +200,27 @@ def _fcfs_comparison(frame: pd.DataFrame, summary: SweepSummary) -> str:
 def _points_table(frame: pd.DataFrame) -> list[str]:
     has_fcfs = "served_share_fcfs" in frame
     swept = [c for c in PARAMETERS if c not in ("budget_yuan", "budget_scale") and frame[c].notna().any()]
-    header = ["fund (yuan)", *swept, "optimizer % served", "status (gap)"]
+    header = ["fund (yuan)", *swept, "optimizer % served", "status (gap)", "domestic card-hours", "domestic subsidy",
+              "value per yuan"]
     if has_fcfs:
-        header += ["FCFS % served", "advantage (% points)"]
+        header += ["FCFS % served", "advantage (% points)", "FCFS value per yuan"]
     rows = []
     for _, row in frame.iterrows():
         cells = [yuan_short(row["fund_yuan"]), *(f"{row[c]:g}" for c in swept),
-                 percent(optional_float(row["served_share_opt"])), f"{row['status_opt']} ({_gap_text(row['gap_opt'])})"]
+                 percent(optional_float(row["served_share_opt"])), f"{row['status_opt']} ({_gap_text(row['gap_opt'])})",
+                 percent(optional_float(row.get("domestic_card_hours_share_opt"))),
+                 percent(optional_float(row.get("domestic_subsidy_share_opt"))),
+                 _per_yuan(optional_float(row.get("marginal_value_per_yuan_opt")))]
         if has_fcfs:
             extra = optional_float(row["extra_share"])
-            cells += [percent(optional_float(row["served_share_fcfs"])), "n/a" if extra is None else f"{100 * extra:+.1f}"]
+            cells += [percent(optional_float(row["served_share_fcfs"])), "n/a" if extra is None else f"{100 * extra:+.1f}",
+                      _per_yuan(optional_float(row.get("marginal_value_per_yuan_fcfs")))]
         rows.append(cells)
     return md_table(header, rows).splitlines()
+
+
+def _per_yuan(value: float | None) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def _gap_text(gap: object) -> str:

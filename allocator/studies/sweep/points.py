@@ -1,4 +1,4 @@
-"""The points of a sweep: every combination of budget, rate, cap and green share asked for.
+"""The points of a sweep: every combination of budget, rate, cap, green share and rate-row rate asked for.
 """
 
 from __future__ import annotations
@@ -13,10 +13,53 @@ from allocator.problems import (
 )
 from allocator.studies.sweep.values import SCALE_PREFIX, Values, _tidy
 
-PARAMETERS = ("budget_yuan", "budget_scale", "rate", "cap_yuan", "cap_scale", "green_share")
+PARAMETERS = ("budget_yuan", "budget_scale", "rate", "cap_yuan", "cap_scale", "green_share", "row_rate")
 
 
-LINE_PARAMETERS = ("rate", "cap_yuan", "cap_scale", "green_share")  # one plotted line per combination
+LINE_PARAMETERS = ("rate", "cap_yuan", "cap_scale", "green_share", "row_rate")  # one plotted line per combination
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """Which rows of rates.csv a ``--rate-row`` axis sets, written ``ACCELERATOR/KIND``.
+
+    ACCELERATOR is an accelerator id, empty (any accelerator), ``@domestic`` or ``@other`` (every
+    domestic / other accelerator of the pools, allocator.instance.hardware); KIND is an enterprise
+    kind or empty (any enterprise). The rows are set (added where missing) for every programme in
+    scope; enterprises with a rate of their own keep it (R8).
+    """
+
+    accelerator: str = ""
+    kind: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.accelerator}/{self.kind}"
+
+    @classmethod
+    def parse(cls, text: str) -> RateRow:
+        accelerator, sep, kind = text.partition("/")
+        if not sep:
+            raise ValueError(f"'{text}': a rate row is ACCELERATOR/KIND (either may be empty; ACCELERATOR may be "
+                             "@domestic or @other), e.g. @domestic/ or /startup")
+        return cls(accelerator.strip(), kind.strip())
+
+    def accelerators(self, instance: Instance) -> list[str]:
+        """The accelerator cells of the rows this selector sets ("" = any)."""
+        from allocator.instance.hardware import is_domestic
+
+        present = sorted(set(instance.pools["accelerator"]))
+        if self.accelerator in ("@domestic", "@other"):
+            chosen = [a for a in present if is_domestic(a) == (self.accelerator == "@domestic")]
+            if not chosen:
+                raise AllocatorError(f"--rate-row {self.text}: the instance's pools have no "
+                                     f"{self.accelerator[1:]} accelerator (pools: {', '.join(present)})")
+            return chosen
+        known = set(present) | set(instance.compatibility["accelerator"])
+        if self.accelerator and self.accelerator not in known:
+            raise AllocatorError(f"--rate-row {self.text}: unknown accelerator '{self.accelerator}' "
+                                 f"(pools: {', '.join(present)})")
+        return [self.accelerator]
 
 
 @dataclass(frozen=True)
@@ -28,6 +71,8 @@ class SweepAxes:
     cap: Values | None = None
     green_share: Values | None = None
     program_id: str | None = None
+    rate_row: RateRow | None = None  # the rows of rates.csv that ``row_rate`` sets
+    row_rate: Values | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +85,7 @@ class SweepPoint:
     cap_yuan: float | None = None
     cap_scale: float | None = None
     green_share: float | None = None
+    row_rate: float | None = None  # the rate of the axes' rate_row rows
 
     @property
     def key(self) -> str:
@@ -91,10 +137,11 @@ def sweep_points(instance: Instance, scope: Sequence[str], axes: SweepAxes) -> l
     rates = _axis(axes.rate, "rate", "rate")
     caps = _axis(axes.cap, "cap_yuan", "cap_scale")
     greens = _axis(axes.green_share, "green_share", "green_share")
+    rows = _axis(axes.row_rate, "row_rate", "row_rate")
     points = []
-    for b, r, c, g in itertools.product(budgets, rates, caps, greens):
+    for b, r, c, g, w in itertools.product(budgets, rates, caps, greens, rows):
         points.append(SweepPoint(b.budget_yuan, b.budget_scale, r.get("rate"), c.get("cap_yuan"), c.get("cap_scale"),
-                                 g.get("green_share")))
+                                 g.get("green_share"), w.get("row_rate")))
     return points
 
 

@@ -12,6 +12,14 @@ cartesian product of the parameter values given:
 * ``cap``: the programme's ``enterprise_cap_yuan``, with the same rule for enterprises;
   a factor ``x2`` multiplies the programme's cap and every special cap too.
 * ``green_share``: ``min_green_share`` of every center.
+* ``row_rate``: the rate of rows of rates.csv (``--rate-row ACCELERATOR/KIND=VALUES``), set or added
+  for every programme in scope: ``@domestic/`` every domestic accelerator's row (Hangzhou's bonus),
+  ``/startup`` the startups' row, ``Ascend-910B/`` one accelerator's. Enterprises with a rate of
+  their own keep it; R8 takes the highest applicable row.
+
+Every point reports, per method, the domestic share (allocator.instance.hardware) of the served
+card-hours and of the subsidy, and, between consecutive funds of a line, the marginal value per
+yuan of fund (``marginal_value_per_yuan``).
 
 The instance's own fund (its budget, or ``x1``) is always one of the budget points, so
 the summary can compare the methods at it. Every point is solved with the exact
@@ -167,7 +175,7 @@ def _solve_method(folder: Path, method: str, task: PointTask, start: StartPlan |
 
     options = SolveOptions(time_limit=task.settings.time_limit if method == "exact" else None,
                            gap=task.settings.gap, threads=1, method=method,
-                           cost_stage_max_nodes=COST_STAGE_MAX_NODES, start=start)
+                           cost_stage_max_nodes=COST_STAGE_MAX_NODES, start=start, price_of_a_yuan=False)
     t0 = time.perf_counter()
     try:
         result = solve_instance(folder, options)
@@ -184,14 +192,18 @@ def _solve_method(folder: Path, method: str, task: PointTask, start: StartPlan |
 
 
 def plan_metrics(result, requested_value: float, seconds: float, value_gap: float | None = None) -> dict[str, object]:
-    """The per-method columns of a sweep row from a SolveResult.
+    """The per-method columns of a sweep row from a SolveResult (the marginal value per yuan is filled
+    when the table is finished, from the neighbouring points).
 
     ``status`` answers the sweep's question, the served value: ``optimal`` when it is proven within
     ``value_gap`` (the cost stage of a sweep point stops after a fixed number of nodes, for
     determinism, so its proof depends on the budget row and would label equal plans differently).
     """
+    from allocator.render.mix import domestic_shares
+
     plan = result.plan
     proven = value_gap is not None and result.status in ("optimal", "feasible") and result.gap <= value_gap + 1e-12
+    domestic_card_hours, domestic_subsidy = domestic_shares(plan.assignments)
     pools = plan.pools
     capacity = float(pools["capacity_card_hours"].sum()) if len(pools) else 0.0
     used = float(pools["used_card_hours"].sum()) if len(pools) else 0.0
@@ -204,6 +216,9 @@ def plan_metrics(result, requested_value: float, seconds: float, value_gap: floa
         "bill_yuan": plan.total_bill_yuan,
         "carbon_kg": plan.carbon_kg,
         "utilization": used / capacity if capacity > 0 else 0.0,
+        "domestic_card_hours_share": domestic_card_hours,
+        "domestic_subsidy_share": domestic_subsidy,
+        "marginal_value_per_yuan": None,
         "gap": result.gap,
         "seconds": seconds,
     }
@@ -253,13 +268,13 @@ def run_sweep(folder: Path, out: Path, axes: SweepAxes, options: SweepOptions | 
     requested = requested_value(instance)
     settings = SolveSettings(options.time_limit, options.gap, options.fcfs)
     out = start_incremental_folder(Path(out), [Path(folder)], options.resume, "sweep")
-    manifest = _manifest(instance, scope, settings)
+    manifest = _manifest(instance, scope, settings, axes)
     _check_manifest(out, manifest, options.resume)
     table = SweepTable(out / "sweep.csv", sweep_columns(options.fcfs), options.resume)
     _write_json(out / "sweep.json", manifest)
     todo = [p for p in points if p.key not in table.done]
-    tasks = [PointTask(p, variant_files(files, instance, scope, p), fund_yuan(instance, scope, p), requested, settings)
-             for p in todo]
+    tasks = [PointTask(p, variant_files(files, instance, scope, p, axes.rate_row), fund_yuan(instance, scope, p), requested,
+                       settings) for p in todo]
     executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "sweep points")
     solved: dict[str, tuple[dict, StartPlan | None]] = {}
     try:
@@ -291,10 +306,10 @@ def requested_value(instance: Instance) -> float:
     return value(instance)
 
 
-def _manifest(instance: Instance, scope: Sequence[str], settings: SolveSettings) -> dict:
+def _manifest(instance: Instance, scope: Sequence[str], settings: SolveSettings, axes: SweepAxes) -> dict:
     """What the rows of sweep.csv depend on besides their point: --resume refuses a different one."""
     return {"instance": instance.name, "instance_sha256": instance.files_sha256, "programs": list(scope),
-            **asdict(settings)}
+            "rate_row": axes.rate_row.text if axes.rate_row is not None else None, **asdict(settings)}
 
 
 def _check_manifest(out: Path, manifest: dict, resume: bool) -> None:

@@ -51,8 +51,8 @@ class SweepContext:
         """The plots' horizontal axis: the fund when it is swept, else the first swept parameter."""
         if self.axes.budget is not None:
             return "fund_yuan"
-        for axis, absolute, factor in (("rate", "rate", "rate"), ("cap", "cap_yuan", "cap_scale"),
-                                       ("green_share", "green_share", "green_share")):
+        for axis, absolute, factor in (("row_rate", "row_rate", "row_rate"), ("rate", "rate", "rate"),
+                                       ("cap", "cap_yuan", "cap_scale"), ("green_share", "green_share", "green_share")):
             values = getattr(self.axes, axis)
             if values is not None:
                 return factor if values.scale else absolute
@@ -89,7 +89,7 @@ class SweepSummary:
 
 
 def line_label(row: pd.Series | dict) -> str:
-    names = {"rate": "rate", "cap_yuan": "cap", "cap_scale": "cap x", "green_share": "green share"}
+    names = {"rate": "rate", "cap_yuan": "cap", "cap_scale": "cap x", "green_share": "green share", "row_rate": "row rate"}
     parts = []
     for column in LINE_PARAMETERS:
         value = row.get(column)
@@ -137,7 +137,7 @@ def _matching_funds(frame: pd.DataFrame, files: dict[str, bytes], instance: Inst
             continue
         point = SweepPoint(**{p: optional_float(row.get(p)) for p in PARAMETERS})
         share = float(row["served_value_fcfs"]) / context.requested_value if context.requested_value > 0 else 0.0
-        tasks.append(MinBudgetTask(variant_files(files, instance, scope, point), scope[0], min(1.0, share),
+        tasks.append(MinBudgetTask(variant_files(files, instance, scope, point, context.axes.rate_row), scope[0], min(1.0, share),
                                    options.time_limit, options.gap))
         labels.append(line_label(row))
     executor = ExecutorOptions(options.workers, options.scheduler, options.progress, "min-budget solves")

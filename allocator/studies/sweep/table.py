@@ -11,13 +11,17 @@ from pathlib import Path
 import pandas as pd
 
 from allocator.files import atomic_file
-from allocator.studies.sweep.points import PARAMETERS
+from allocator.studies.sweep.points import LINE_PARAMETERS, PARAMETERS
 
 POINT_COLUMNS = ["key", *PARAMETERS, "fund_yuan"]
 
 
 METHOD_FIELDS = ["status", "served_value", "served_share", "demands_served", "subsidy_yuan", "bill_yuan",
-                 "carbon_kg", "utilization", "gap", "seconds"]
+                 "carbon_kg", "utilization", "domestic_card_hours_share", "domestic_subsidy_share",
+                 "marginal_value_per_yuan", "gap", "seconds"]
+
+#: Filled when the table is finished, from the rows around (not by the point's own solve).
+DERIVED_FIELDS = ("marginal_value_per_yuan",)
 
 
 TIMING_COLUMNS = ("seconds_opt", "seconds_fcfs")
@@ -62,6 +66,7 @@ class SweepTable:
         rows = self._valid_rows()
         index = {c: i for i, c in enumerate(self.columns)}
         rows.sort(key=lambda r: (tuple(_sort_number(r[index[c]]) for c in ("fund_yuan", *PARAMETERS)), r[0]))
+        fill_marginals(rows, self.columns)
         self._rewrite(rows)
 
     def _valid_rows(self) -> list[list[str]]:
@@ -83,6 +88,31 @@ class SweepTable:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(self.columns)
             writer.writerows(rows)
+
+
+def fill_marginals(rows: list[list[str]], columns: list[str]) -> None:
+    """``marginal_value_per_yuan_<method>``: on each line (the same non-budget parameters), between a
+    point and the one with the next smaller fund, (served value - its served value) / (fund - its fund):
+    the value one more yuan of fund bought there. Empty at a line's smallest fund, or when either
+    point has no plan. ``rows`` are sorted by fund; the cells are written in place."""
+    index = {c: i for i, c in enumerate(columns)}
+    lines: dict[tuple[str, ...], list[list[str]]] = {}
+    for row in rows:
+        lines.setdefault(tuple(row[index[c]] for c in LINE_PARAMETERS), []).append(row)
+    for method in ("opt", "fcfs"):
+        target = index.get(f"marginal_value_per_yuan_{method}")
+        value = index.get(f"served_value_{method}")
+        if target is None or value is None:
+            continue
+        for line in lines.values():
+            previous = None
+            for row in sorted(line, key=lambda r: _sort_number(r[index["fund_yuan"]])):
+                row[target] = ""
+                fund, served = row[index["fund_yuan"]], row[value]
+                if previous is not None and served != "" and previous[1] != "" and float(fund) > float(previous[0]):
+                    row[target] = repr((float(served) - float(previous[1])) / (float(fund) - float(previous[0])))
+                if served != "":
+                    previous = (fund, served)
 
 
 def _csv_cell(value: object) -> str:

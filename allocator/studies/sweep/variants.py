@@ -15,7 +15,12 @@ from allocator.instance.types import Instance
 from allocator.instance.writing import table_csv_text
 from allocator.numbers import cell_text
 from allocator.problems import AllocatorError
-from allocator.studies.sweep.points import SweepPoint, _program_value, point_budget_yuan
+from allocator.studies.sweep.points import (
+    RateRow,
+    SweepPoint,
+    _program_value,
+    point_budget_yuan,
+)
 
 TABLE_STEMS = frozenset(t.stem for t in TABLES)
 
@@ -31,9 +36,16 @@ def load_instance_files(folder: Path) -> dict[str, bytes]:
 
 
 def variant_files(files: dict[str, bytes], instance: Instance, scope: Sequence[str],
-                  point: SweepPoint) -> dict[str, bytes]:
-    """The files of the instance modified as the point says (see the module docstring for the rules)."""
+                  point: SweepPoint, rate_row: RateRow | None = None) -> dict[str, bytes]:
+    """The files of the instance modified as the point says (see the module docstring for the rules);
+    ``rate_row`` names the rows of rates.csv that ``point.row_rate`` sets."""
     out = dict(files)
+    if point.row_rate is not None:
+        if rate_row is None:
+            raise AllocatorError("a point with row_rate needs the rate row it sets (--rate-row)")
+        rates = _read_table(out, "rates") if ("rates.csv" in out or "rates.parquet" in out) else pd.DataFrame(
+            columns=["program_id", "accelerator", "enterprise_kind", "rate"])
+        _put_table(out, "rates", _edit_rates(rates, instance, scope, rate_row, point.row_rate))
     if any(v is not None for v in (point.budget_yuan, point.budget_scale, point.rate, point.cap_yuan, point.cap_scale)):
         programs = _read_table(out, "programs")
         _put_table(out, "programs", _edit_programs(programs, instance, scope, point))
@@ -91,6 +103,27 @@ def _edit_enterprises(enterprises: pd.DataFrame, instance: Instance, scope: Sequ
             scaled = enterprises.loc[special, "cap_yuan"].map(lambda cell: _scaled_cell(cell, point.cap_scale))
             enterprises.loc[special, "cap_yuan"] = scaled
     return enterprises
+
+
+def _edit_rates(rates: pd.DataFrame, instance: Instance, scope: Sequence[str], rate_row: RateRow,
+                rate: float) -> pd.DataFrame:
+    """rates.csv with the rows (g, accelerator, kind) of ``rate_row`` set to ``rate`` for every g in scope
+    (added where missing; other rows kept)."""
+    for column in ("program_id", "accelerator", "enterprise_kind", "rate"):
+        if column not in rates:
+            rates[column] = ""
+    rates = rates.fillna("")
+    added = []
+    for g in scope:
+        for accelerator in rate_row.accelerators(instance):
+            row = ((rates["program_id"].str.strip() == g) & (rates["accelerator"].str.strip() == accelerator)
+                   & (rates["enterprise_kind"].str.strip() == rate_row.kind))
+            if row.any():
+                rates.loc[row, "rate"] = cell_text(rate)
+            else:
+                added.append({"program_id": g, "accelerator": accelerator, "enterprise_kind": rate_row.kind,
+                              "rate": cell_text(rate)})
+    return pd.concat([rates, pd.DataFrame(added, columns=rates.columns)], ignore_index=True) if added else rates
 
 
 def _equals(cell: str, value: float) -> bool:
