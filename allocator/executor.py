@@ -27,6 +27,7 @@ from allocator.problems import AllocatorError
 
 SCHEDULER_TIMEOUT_S = 10.0  # connecting to a Dask scheduler, and waiting for its first message
 _ADDRESS = re.compile(r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(?P<port>\d{1,5})$")
+OTHER_SCHEMES = ("inproc", "ucx", "ws", "wss")  # Dask comms that are not a plain TCP socket
 _MAX_HANDSHAKE_BYTES = 1 << 20  # a Dask handshake is a few hundred bytes
 
 
@@ -35,8 +36,13 @@ class SchedulerUnavailable(AllocatorError):
 
 
 def parse_scheduler_address(address: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of ``tcp://HOST:PORT`` (or ``HOST:PORT``, ``tls://HOST:PORT``)."""
-    match = _ADDRESS.match(address.strip())
+    """(scheme, host, port) of ``tcp://HOST:PORT`` (or ``HOST:PORT``, ``tls://HOST:PORT``); Dask's other
+    comms (``inproc://``, ``ucx://``, ``ws://``, ``wss://``) are taken as given, with port 0."""
+    text = address.strip()
+    scheme, _, rest = text.partition("://")
+    if rest and scheme in OTHER_SCHEMES:
+        return scheme, rest, 0
+    match = _ADDRESS.match(text)
     port = int(match["port"]) if match else 0
     if not match or not 0 < port < 65536:
         raise SchedulerUnavailable(f"--scheduler '{address}' is not an address: give tcp://HOST:PORT "
@@ -53,6 +59,8 @@ def probe_scheduler(address: str, timeout_s: float = SCHEDULER_TIMEOUT_S) -> str
     so a client never waits on it or reads a garbage length as a frame size.
     """
     scheme, host, port = parse_scheduler_address(address)
+    if scheme in OTHER_SCHEMES:
+        return address  # not a TCP socket to knock on: the client's own timeout applies
     where = f"the Dask scheduler at {address}"
     try:
         with socket.create_connection((host, port), timeout=timeout_s) as sock:
