@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.instance.writing import instance_toml
+
 # The eight national hubs: (id, longitude, latitude, grid kg CO2 per kWh, western green hub?)
 HUBS: tuple[tuple[str, float, float, float, bool], ...] = (
     ("JJJ", 116.4, 39.9, 0.58, False),  # Beijing-Tianjin-Hebei
@@ -156,7 +158,8 @@ def _centers_and_pools(rng: np.random.Generator, n_pools: int, accelerators: lis
     return centers, pools
 
 
-def _compatibility(rng: np.random.Generator, accelerators: list[str]) -> pd.DataFrame:
+def compatibility(rng: np.random.Generator, accelerators: list[str]) -> pd.DataFrame:
+    """One native stack per accelerator (efficiency 1) and cross-stack rows at 0.6-0.9 with an adaptation cost."""
     rows = [(ACCELERATORS[a][0], a, 1.0, 0.0) for a in accelerators]
     for stack, acc in CROSS_STACK:
         if acc in accelerators and any(ACCELERATORS[a][0] == stack for a in accelerators):
@@ -354,7 +357,7 @@ def make_instance(folder: Path | str, n_demands: int, n_pools: int, periods: int
     centers, pools = _centers_and_pools(rng, n_pools, offered)
     accelerators = [a for a in offered if a in set(pools["accelerator"])]  # small instances may lack one
     stacks = [ACCELERATORS[a][0] for a in accelerators]
-    compatibility = _compatibility(rng, accelerators)
+    compatibility_rows = compatibility(rng, accelerators)
     enterprise_ids = _ids("e", max(2, round(n_demands / 20)))
     demands = _demands(rng, n_demands, periods, period_hours, pools, stacks, enterprise_ids)
     n_programs = int(rng.integers(2, 4))
@@ -364,28 +367,16 @@ def make_instance(folder: Path | str, n_demands: int, n_pools: int, periods: int
     centers, green = _energy(rng, centers, pools, periods, period_hours)
 
     name = f"synthetic-{n_demands}x{n_pools}x{periods}-s{seed}"
-    classes = "\n".join(f"{k} = {v}" for k, v in LATENCY_CLASSES_MS.items())  # TOML reads inf as a float
+    description = f"benchmarks/synthetic.py: {n_demands} demands, {n_pools} pools, {periods} periods, seed {seed}"
     (folder / "instance.toml").write_text(
-        "schema = 1\n"
-        f'name = "{name}"\n'
-        f'description = "benchmarks/synthetic.py: {n_demands} demands, {n_pools} pools, {periods} periods, seed {seed}"\n'
-        "[horizon]\n"
-        f"periods = {periods}\n"
-        f"period_hours = {period_hours}\n"
-        "[latency_classes]\n"
-        f"{classes}\n"
-        "[network]\n"
-        "intra_region_rtt_ms = 1.0\n"
-        "[objective]\n"
-        f"carbon_price_yuan_per_kg = {CARBON_PRICE_YUAN_PER_KG}\n",
-        encoding="utf-8",
-    )
+        instance_toml(name, description, periods, period_hours, LATENCY_CLASSES_MS, 1.0, CARBON_PRICE_YUAN_PER_KG),
+        encoding="utf-8")
     tables: dict[str, pd.DataFrame | None] = {
         "regions": regions,
         "latency": latency,
         "centers": centers,
         "pools": pools,
-        "compatibility": compatibility,
+        "compatibility": compatibility_rows,
         "programs": programs,
         "enterprises": enterprises,
         "demands": demands,

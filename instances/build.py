@@ -6,7 +6,7 @@ Usage (from the repository root)::
 
 Writes ``instances/<name>/instance.toml`` and its CSV tables for every bundled
 instance (or only the NAMEs given); the hand-written README.md of each folder
-is left alone. The generators and seeds are in :mod:`allocator.families`
+is left alone. The generators and seeds are in :mod:`allocator.studies.generate`
 (``BUNDLED``), so the same facts always give the same bytes.
 """
 

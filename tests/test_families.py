@@ -1,4 +1,4 @@
-"""Instance generators (allocator.families) and the bundled instances they build."""
+"""Instance generators (allocator.studies.generate) and the bundled instances they build."""
 
 from __future__ import annotations
 

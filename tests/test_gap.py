@@ -1,4 +1,4 @@
-"""Tests of allocator.gap: GAP benchmark files -> SPEC instance folders."""
+"""Tests of allocator.studies.gap: GAP benchmark files -> SPEC instance folders."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from allocator.studies.gap.reading import (
 )
 
 # The required tables of shared/SPEC.md with their columns, copied from the
-# SPEC itself (not from allocator.gap) so that the test checks the contract.
+# SPEC itself (not from allocator.studies.gap) so that the test checks the contract.
 SPEC_COLUMNS: dict[str, list[str]] = {
     "regions": ["region_id", "grid_carbon_kg_per_kwh"],
     "latency": ["from_region", "to_region", "rtt_ms"],
@@ -244,7 +244,7 @@ def test_tables_have_every_spec_column() -> None:
 
 @pytest.mark.unit
 def test_tables_agree_with_allocator_schema() -> None:
-    schema = pytest.importorskip("allocator.schema")
+    schema = pytest.importorskip("allocator.instance.schema")
     _, tables = gap_instance_tables(TINY, "tiny")
     for table in schema.TABLES:
         if table.optional:

@@ -1,4 +1,4 @@
-"""Why requests are left out (allocator.reasons).
+"""Why requests are left out (allocator.plan.reasons).
 
 Each refined reason has a tiny instance (the world of tests/builders.py: pool pA in
 region A at 2 yuan per card-hour, pool pB in region B at 1 yuan, 10 cards each, one
@@ -93,7 +93,7 @@ def green_share_spec() -> dict:
 
 
 def cap_spec() -> dict:
-    """The enterprise cap binds only through the minimum voucher (see allocator.reasons).
+    """The enterprise cap binds only through the minimum voucher (see allocator.plan.reasons).
 
     Programme G: min voucher 3. E2 has a cap of 2 yuan, so any priced voucher of E2 is at most
     2 < 3. d2 (E2, 8 card-hours) may run at the free pool pF (price 0: no voucher needed), but

@@ -5,7 +5,7 @@ one thing and runs the command line through click's CliRunner. An invalid
 instance must exit 2 without a traceback and name the file, the line (the CSV
 header is line 1; a Parquet file counts data rows from 1) and the column of the
 problem. Valid instances, warnings and defaults are checked too, the latter on
-the tables that :func:`allocator.reading.read_instance` returns.
+the tables that :func:`allocator.instance.reading.read_instance` returns.
 
 ``CliRunner().invoke(...).output`` holds stdout and stderr interleaved (click 8.2+;
 click 8.1's default ``mix_stderr=True`` does the same; 8.5 is installed), so the

@@ -1,12 +1,8 @@
-"""Read an instance folder (instance.toml + CSV or Parquet tables) into typed tables.
+"""Read an instance folder (instance.toml + CSV or Parquet tables) into a validated :class:`Instance`.
 
-Every cell is parsed against :mod:`allocator.schema`; every problem is collected
-(file, line, column) instead of stopping at the first. Cross-table checks live in
-:mod:`allocator.validation`; :func:`read_instance` runs both.
-
-CSV files are read with the :mod:`csv` module rather than pandas so that a row's
-line is its true line in the file (blank lines and quoted line breaks counted);
-a UTF-8 byte-order mark is accepted. Parquet rows are numbered from 1.
+instance.toml is :mod:`allocator.instance.settings`, each table :mod:`allocator.instance.tables`,
+the cross-table checks :mod:`allocator.instance.validation`; every problem is collected
+(file, line, column) instead of stopping at the first.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The instance format of shared/SPEC.md, kept as data.
 
 Each table is a list of :class:`Column` rows (name, type, default, required,
-range). The reader (:mod:`allocator.reading`) and the validator
-(:mod:`allocator.validation`) are driven by these rows, so the format is stated
+range). The reader (:mod:`allocator.instance.reading`) and the validator
+(:mod:`allocator.instance.validation`) are driven by these rows, so the format is stated
 once. Units are in the column names (yuan, kWh, ms, card-hours).
 """
 

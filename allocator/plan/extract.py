@@ -227,7 +227,7 @@ def threshold_blocks_alone(pairs: pd.DataFrame, enterprises: pd.DataFrame, progr
 def unserved_reasons(instance: Instance, screen: Screen, served: set, ent_plan: pd.DataFrame) -> pd.DataFrame:
     """Reason for every demand the plan leaves out.
 
-    Pre-screen reasons come from :mod:`allocator.screening`. A demand that passed
+    Pre-screen reasons come from :mod:`allocator.instance.screening`. A demand that passed
     screening is ``below_threshold`` when its enterprise has nothing billed in the
     plan and serving the demand alone would miss the min voucher or min spend at
     every pool; otherwise ``not_selected``.

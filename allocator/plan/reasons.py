@@ -1,7 +1,7 @@
-"""Why each request was left out, and why an instance has no plan at all.
+"""Why each request was left out: ``not_selected`` refined into the binding resource.
 
-Two questions a planner has to answer for, each with a method that is exact for
-the question it states.
+The method is exact for the question it states. (Why an instance has no plan at all is
+:mod:`allocator.solve.infeasible`.)
 
 not_selected refined into the binding resource
 ==============================================
@@ -67,25 +67,6 @@ enterprise with nothing billed -- and then every priced pool of the demand misse
 the voucher, so the demand is ``below_threshold`` unless it also has a free pool
 (bill 0). With the order above, ``not_selected:cap`` is thus reported only when
 the free pools are blocked by both capacity and green power at once.
-
-Infeasible instances: the smallest conflicting set
-==================================================
-
-:func:`explain_infeasible` takes the stage-1 Pyomo model and its data and names
-the must-serve demands and the constraints that conflict:
-
-1. HiGHS computes an irreducible infeasible subset (IIS) of the LP relaxation
-   (``iis_strategy`` = from the LP, irreducible). Every row and column bound in it
-   is needed: drop any one and the rest is feasible. Rows map back to Pyomo
-   component names (``pool_capacity[3,0]``, ``must_serve[d7]``,
-   ``budget_limit[G]``), and those to pools, periods, demands, centers,
-   enterprises and programmes.
-2. If the LP relaxation is feasible (the conflict needs integrality: no splitting
-   across pools, thresholds), a deletion filter on the MIP finds a set that is
-   irreducible in its must-serve demands and in the rule families: release each
-   must-serve demand in turn and keep it released if the rest is still
-   infeasible; then the same for each rule family (capacity, grid cap, green
-   share, budget, min voucher, min spend) and for each row of the families kept.
 """
 
 from __future__ import annotations

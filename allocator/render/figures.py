@@ -118,7 +118,7 @@ def _float(value) -> float:
 
 
 def compute_figures(plan: PlanFolder, instance=None) -> Figures:
-    """All report figures from the plan and, when given, its instance (``allocator.reading.Instance``)."""
+    """All report figures from the plan and, when given, its instance (``allocator.instance.types.Instance``)."""
     s = plan.summary
     centers = plan.centers
     energy, green = float(centers["energy_kwh"].sum()), float(centers["green_kwh"].sum())

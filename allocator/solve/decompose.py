@@ -21,8 +21,8 @@ it into a plan:
    placement pass; the master is re-solved and re-priced for the enterprises still open,
    until none is left fractional.
 3. **Placement.** The enterprises the fixing left open are placed whole, best LP weight
-   first, by :func:`allocator.heuristics.place_enterprises` (thresholds on the enterprise's
-   total), then single demands fill what is left (:func:`allocator.heuristics.place_in_order`).
+   first, by :func:`allocator.solve.heuristics.place_enterprises` (thresholds on the enterprise's
+   total), then single demands fill what is left (:func:`allocator.solve.heuristics.place_in_order`).
 4. **Integer master.** With time left and the plan still short of the target gap, the
    master's columns (plus the plan's own) are solved as a MIP from the plan, time-boxed.
 

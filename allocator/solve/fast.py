@@ -5,7 +5,7 @@ MIP is both slow (9 s at 10,000 demands x 100 pools) and weak where the fund bin
 (33 % above the best plan known), and HiGHS alone does not leave its root node in
 five minutes. The fast method therefore works on the structure instead:
 
-1. **Bound and plan by decomposition** (:mod:`allocator.decompose`): the Lagrangian
+1. **Bound and plan by decomposition** (:mod:`allocator.solve.decompose`): the Lagrangian
    relaxation of the shared rows, solved by column generation over whole-enterprise
    plans, gives the certified bound; fixing the master's plans that fit, placing the
    rest whole and an integer master give the plan. On one period this is exact.
@@ -18,7 +18,7 @@ five minutes. The fast method therefore works on the structure instead:
 3. **Cost stage**: the served value held, the cost is minimized on the exact model
    restricted to the served demands' pairs that some priced plan used, time-boxed; above
    POLISH_MAX_COLUMNS columns a rule-keeping descent moves served demands to cheaper pools
-   (:func:`allocator.heuristics.cheaper_pools`) instead.
+   (:func:`allocator.solve.heuristics.cheaper_pools`) instead.
 
 The result is never worse than the best baseline (greedy, fcfs, cap-aware), which is
 also the first column of the master and the fallback.
@@ -67,7 +67,7 @@ class FastResult:
     notes: list[str]
     size: dict
     phases: dict[str, float] = field(default_factory=dict)
-    warm: object = None  # where the decomposition's column generation ended (allocator.decompose.WarmStart)
+    warm: object = None  # where the decomposition's column generation ended (allocator.solve.decompose.WarmStart)
 
 
 def model_columns(scr: Screen) -> int:

@@ -2,6 +2,22 @@
 
 An irreducible infeasible subsystem of the stage-1 model (HiGHS's LP IIS, else a
 deletion filter over the rule families), each member named with what it means.
+
+:func:`explain_infeasible` takes the stage-1 Pyomo model and its data and names
+the must-serve demands and the constraints that conflict:
+
+1. HiGHS computes an irreducible infeasible subset (IIS) of the LP relaxation
+   (``iis_strategy`` = from the LP, irreducible). Every row and column bound in it
+   is needed: drop any one and the rest is feasible. Rows map back to Pyomo
+   component names (``pool_capacity[3,0]``, ``must_serve[d7]``,
+   ``budget_limit[G]``), and those to pools, periods, demands, centers,
+   enterprises and programmes.
+2. If the LP relaxation is feasible (the conflict needs integrality: no splitting
+   across pools, thresholds), a deletion filter on the MIP finds a set that is
+   irreducible in its must-serve demands and in the rule families: release each
+   must-serve demand in turn and keep it released if the rest is still
+   infeasible; then the same for each rule family (capacity, grid cap, green
+   share, budget, min voucher, min spend) and for each row of the families kept.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class SolveOptions:
     gap: float = 1e-4  # relative MIP gap
     threads: int | None = None
     solver: str = "highs"
-    method: Method = "auto"  # auto: exact up to a size threshold, fast above (allocator.pipeline.resolve_method)
+    method: Method = "auto"  # auto: exact up to a size threshold, fast above (allocator.solve.pipeline.resolve_method)
     gap_given: bool = False  # the user asked for --gap: auto keeps the exact MIP
     parts: int = 4  # --method partition: number of parts
     executor: ExecutorOptions | None = None  # --method partition: ExecutorOptions (local workers or a Dask scheduler)

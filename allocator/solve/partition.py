@@ -17,7 +17,7 @@ cap of R6 hold too. The merged plan is then repaired and improved: one
 rule-keeping pass over the demands the parts left out places whatever still fits
 in the capacity and budget the parts did not use. The same argument makes the
 parts' LP solutions add up to a solution of the whole instance's master: the
-whole-instance stage (``allocator.pipeline._partition``) starts its column
+whole-instance stage (``allocator.solve.pipeline._partition``) starts its column
 generation from the parts' prices and their LP plan columns.
 """
 

@@ -150,7 +150,7 @@ def options_requested(options: SolveOptions, notes: list[str]) -> str:
 
 
 def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
-    """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.fast`)."""
+    """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.solve.fast`)."""
     from allocator.solve.fast import solve_fast
 
     result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr, options.start))
@@ -173,7 +173,7 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
 def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
     """Parts by enterprise solved in parallel, merged and repaired, then improved and bounded on the
     whole instance by the fast method started from the merged plan, the parts' prices and their
-    LP plan columns (:mod:`allocator.partition`)."""
+    LP plan columns (:mod:`allocator.solve.partition`)."""
     from allocator.solve.decompose import WarmStart
     from allocator.solve.fast import FAST_DEFAULT_GAP, solve_fast
     from allocator.solve.partition import solve_partitioned

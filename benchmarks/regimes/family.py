@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from allocator.instance.writing import instance_toml
 from benchmarks.regimes import demand as dm
 from benchmarks.regimes import network as net
 from benchmarks.regimes.knobs import REGIMES, Knobs, Size, knobs_for, size_named
@@ -136,22 +137,10 @@ def _card_limits(demands: pd.DataFrame, ch: np.ndarray, period_hours: float) -> 
 def write(folder: Path | str, gen: Generated) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    classes = "\n".join(f"{k} = {v}" for k, v in LATENCY_CLASSES_MS.items())  # TOML reads inf as a float
     (folder / "instance.toml").write_text(
-        "schema = 1\n"
-        f'name = "{gen.name}"\n'
-        f'description = "{gen.description}"\n'
-        "[horizon]\n"
-        f"periods = {gen.periods}\n"
-        f"period_hours = {gen.period_hours}\n"
-        "[latency_classes]\n"
-        f"{classes}\n"
-        "[network]\n"
-        "intra_region_rtt_ms = 1.0\n"
-        "[objective]\n"
-        f"carbon_price_yuan_per_kg = {CARBON_PRICE_YUAN_PER_KG}\n",
-        encoding="utf-8",
-    )
+        instance_toml(gen.name, gen.description, gen.periods, gen.period_hours, LATENCY_CLASSES_MS, 1.0,
+                      CARBON_PRICE_YUAN_PER_KG),
+        encoding="utf-8")
     for stem, table in gen.tables.items():
         path = folder / f"{stem}.csv"
         if table is None:

@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.regimes.knobs import HUBS, Knobs
-from benchmarks.synthetic import ACCELERATORS, CROSS_STACK, KINDS, _ids, _pick
+from benchmarks.synthetic import (
+    ACCELERATORS,
+    KINDS,
+    _ids,
+    _pick,
+    compatibility,  # noqa: F401 - the regime family draws the same rows
+)
 
 # shared/data/china/latency_hubs_ms.csv (upper triangle, ms), in the order of HUBS
 HUB_RTT_MS: dict[tuple[str, str], float] = {
@@ -82,15 +88,6 @@ def centers_and_pools(rng: np.random.Generator, n_pools: int, n_centers: int | N
         "kw_per_card": np.array([ACCELERATORS[a][2] for a in pool_acc]),
     })
     return centers, pools
-
-
-def compatibility(rng: np.random.Generator, accelerators: list[str]) -> pd.DataFrame:
-    """One native stack per accelerator (efficiency 1) and cross-stack rows at 0.6-0.9 with an adaptation cost."""
-    rows = [(ACCELERATORS[a][0], a, 1.0, 0.0) for a in accelerators]
-    for stack, acc in CROSS_STACK:
-        if acc in accelerators and any(ACCELERATORS[a][0] == stack for a in accelerators):
-            rows.append((stack, acc, round(float(rng.uniform(0.6, 0.9)), 2), float(rng.integers(5, 40) * 100)))
-    return pd.DataFrame(rows, columns=["stack", "accelerator", "efficiency", "adaptation_yuan"])
 
 
 def maintenance(rng: np.random.Generator, pools: pd.DataFrame, periods: int) -> pd.DataFrame:

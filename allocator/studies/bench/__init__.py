@@ -2,7 +2,7 @@
 
 Each run is one task of :func:`allocator.executor.run_tasks` (local worker
 processes or a Dask cluster, like ``sweep``): it solves the instance exactly as
-``allocator solve`` does (:func:`allocator.pipeline.solve_and_write`), writes the
+``allocator solve`` does (:func:`allocator.solve.pipeline.solve_and_write`), writes the
 plan under ``OUTDIR/plans/``, re-checks it with :func:`allocator.check.check_plan`
 and returns one row. One more task per instance measures the stage-1 model
 (rows, columns, nonzeros, integer columns) as HiGHS reads its exported MPS file.

@@ -1,22 +1,6 @@
-"""``allocator bench``: every instance x solver x method, in parallel, into one reproducible table.
+"""Run the bench: every instance x solver x method as a task on the executor, each plan checked.
 
-Each run is one task of :func:`allocator.executor.run_tasks` (local worker
-processes or a Dask cluster, like ``sweep``): it solves the instance exactly as
-``allocator solve`` does (:func:`allocator.pipeline.solve_and_write`), writes the
-plan under ``OUTDIR/plans/``, re-checks it with :func:`allocator.check.check_plan`
-and returns one row. One more task per instance measures the stage-1 model
-(rows, columns, nonzeros, integer columns) as HiGHS reads its exported MPS file.
-Rows are written to ``bench.csv`` and ``bench.md`` as they arrive, so an
-interrupted bench keeps what finished.
-
-Every row carries what is needed to reproduce it: the instance hash, the
-allocator, Pyomo, HiGHS, PySCIPOpt and solver versions, and the machine that ran
-it (platform, CPU count, Python, host).
-
-A known optimum (``known.csv`` beside the instances, or ``--known``; columns
-``instance, objective, sense``) is compared with the run's objective: ``sense =
-min`` compares the cost K (``cost_yuan``: the total bill plus the carbon price
-term; for a GAP instance, the GAP cost), ``sense = max`` the served value V.
+The package docstring (:mod:`allocator.studies.bench`) says what a bench measures.
 """
 
 from __future__ import annotations
@@ -83,7 +67,7 @@ def solve_task(task: BenchTask) -> dict:
     summary = result.summary()
     if task.method == "exact" and summary["solver"] != task.solver:
         raise RuntimeError(f"asked for solver {task.solver} but the pipeline solved with {summary['solver']}: "
-                           "allocator.solving.solve_model does not dispatch on SolveOptions.solver")
+                           "allocator.solve.lexicographic.solve_model does not dispatch on SolveOptions.solver")
     seconds = summary["wall_seconds"]
     return {
         "status": summary["status"],
@@ -210,7 +194,7 @@ def plan_tasks(instances: Sequence[Path], settings: BenchSettings, out: Path) ->
 
 
 def check_solvers(solvers: Sequence[str]) -> dict[str, str]:
-    """Versions of the requested solvers; :class:`allocator.solvers.SolverUnavailable` for a missing one."""
+    """Versions of the requested solvers; :class:`allocator.solve.backends.SolverUnavailable` for a missing one."""
     from allocator.solve.backends import solver_version
 
     return {name: solver_version(name) for name in solvers}
@@ -259,7 +243,7 @@ def import_gap_problems(specs: Sequence[str], folder: Path) -> list[Path]:
     """Convert the GAP problems named by ``specs`` into ``folder/<name>`` and write ``folder/known.csv``.
 
     The known optimum of each problem is the published minimum cost from
-    ``optima.csv`` (:func:`allocator.gap.known_optimum`), compared with the
+    ``optima.csv`` (:func:`allocator.studies.gap.instance.known_optimum`), compared with the
     plan's cost (sense min). Problems without a published value get no row.
     """
     from allocator.studies.gap.instance import known_optimum, write_gap_instance

@@ -205,7 +205,7 @@ def write_gap_instance(
     description = (
         f"GAP {source.name} problem {index} of {len(problems)} "
         f"({problems[index - 1].m} agents x {problems[index - 1].n} jobs), converted by "
-        "allocator.gap; the minimum total bill equals the minimum GAP cost"
+        "allocator.studies.gap; the minimum total bill equals the minimum GAP cost"
     )
     toml_text, tables = gap_instance_tables(problems[index - 1], name, description)
     return write_instance_folder(target, toml_text, tables, {"command": "import-gap", "file": str(source.resolve()),

@@ -325,7 +325,7 @@ def scale_green(inst: InstanceTables, ratio: float) -> None:
 def set_budget_ratio(inst: InstanceTables, screen: pd.DataFrame, ratio: float) -> None:
     """budget_yuan = ratio x the subsidy the programme's servable demands would request, to the yuan.
 
-    The request is :func:`allocator.families.requested_subsidy_yuan`: every demand
+    The request is :func:`allocator.studies.generate.enterprises.requested_subsidy_yuan`: every demand
     that passes the pre-screen at its cheapest feasible pool, capped per enterprise.
     """
     t = inst.tables

@@ -1,22 +1,5 @@
-"""Deterministic instance generators built on the shared China facts.
-
-Two families are defined here (see ``instances/*/README.md`` for the story and
-every number's source):
-
-* :func:`city_day` -- one city's compute-voucher programme for one day
-  (one 24-hour period; the bundled ``chengdu-day``).
-* :func:`east_west` -- the eight national hubs and ten clusters of "East Data,
-  West Computing" over a day of hourly periods (the bundled ``east-west-24h``).
-
-Both take the facts of :func:`load_china_facts` and a seed and return an
-:class:`InstanceTables`; :func:`write_instance` writes it as an instance folder
-of shared/SPEC.md. Randomness comes only from ``numpy.random.default_rng(seed)``
-drawn in a fixed order, and every table is built from ordered sequences, so the
-same facts and seed give byte-identical files.
-
-Conventions: public facts (prices, power, renewable shares, policy parameters,
-latency) are read from the shared CSVs; the constants below marked ESTIMATE are
-modelling choices, documented in the instance READMEs.
+"""The public China facts the generated families draw from (shared/data/china): accelerators,
+prices, power, grid carbon and PUE, with the modelling estimates marked ESTIMATE.
 """
 
 from __future__ import annotations

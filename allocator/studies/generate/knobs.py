@@ -1,18 +1,5 @@
-"""Seeded instance families for benchmarks: ``allocator generate FAMILY -o DIR --seed N [knobs]``.
-
-Three families (documented with every knob in ``docs/generate.md``):
-
-* ``city`` -- one city's voucher programme for a day, :func:`allocator.families.city_day`;
-* ``east-west`` -- the eight national hubs and their clusters, hourly,
-  :func:`allocator.families.east_west`;
-* ``gap-like`` -- the generalized assignment structure: one period, no subsidy,
-  capacity-bound pools (Martello-Toth / Yagiura type C numbers), written exactly
-  as :mod:`allocator.gap` writes an OR-Library problem.
-
-The knobs the two China families do not take themselves are applied here by
-post-processing their tables, in a fixed order (:func:`apply_knobs`). Every
-random draw comes from ``numpy.random.default_rng`` seeded with the seed (and a
-fixed stream number per step), so the same seed and knobs write the same bytes.
+"""The knobs of ``allocator generate`` and their checks; the families are in their own modules
+(:mod:`allocator.studies.generate` has the overview).
 """
 
 from __future__ import annotations

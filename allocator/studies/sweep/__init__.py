@@ -23,12 +23,12 @@ there. Every solve uses one solver thread and the rows are sorted by parameters,
 the table is the same whatever the number of workers or the engine, apart from the
 ``seconds_*`` columns, and apart from points whose solve is cut by the wall clock: a
 ``--time-limit`` that is hit, or the time box of the cost stage in
-:func:`allocator.solving.solve_model` (those points end with status ``feasible``;
+:func:`allocator.solve.lexicographic.solve_model` (those points end with status ``feasible``;
 their served value is still reproducible when the value stage ended by its gap).
 
 After the points: ``sweep.png``, ``sweep.html`` (self-contained: the PNG and every point) and
 ``summary.md``. The fund the optimizer needs to match what FCFS buys at the
-instance's own fund comes from one min-budget MIP per line (:mod:`allocator.min_budget`)
+instance's own fund comes from one min-budget MIP per line (:mod:`allocator.studies.min_budget`)
 when the fund is one programme's, and otherwise from interpolation on the sweep;
 the summary says which.
 """
