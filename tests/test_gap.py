@@ -46,7 +46,7 @@ SPEC_COLUMNS: dict[str, list[str]] = {
     ],
     "enterprises": [
         "enterprise_id", "program_id", "eligible", "rate", "cap_yuan", "subsidy_ytd_yuan",
-        "spend_ytd_yuan",
+        "spend_ytd_yuan", "kind",
     ],
     "demands": [
         "demand_id", "enterprise_id", "home_region", "stack", "latency_class", "card_hours",

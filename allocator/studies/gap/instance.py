@@ -31,7 +31,7 @@ INSTANCE_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "enterprises": (
         "enterprise_id", "program_id", "eligible", "rate", "cap_yuan",
-        "subsidy_ytd_yuan", "spend_ytd_yuan",
+        "subsidy_ytd_yuan", "spend_ytd_yuan", "kind",
     ),
     "demands": (
         "demand_id", "enterprise_id", "home_region", "stack", "latency_class",
@@ -151,7 +151,7 @@ def _fixed_tables() -> dict[str, pd.DataFrame]:
         "latency": pd.DataFrame(columns=list(cols["latency"])),
         "centers": one_row("centers", CENTER, REGION, "general", 1.0, 0.0, 0.0, math.inf),
         "programs": one_row("programs", PROGRAM, 0.0, 0.0, math.inf, 0.0, 0.0),
-        "enterprises": one_row("enterprises", ENTERPRISE, PROGRAM, True, 0.0, math.inf, 0.0, 0.0),
+        "enterprises": one_row("enterprises", ENTERPRISE, PROGRAM, True, 0.0, math.inf, 0.0, 0.0, ""),
     }
 
 
