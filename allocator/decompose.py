@@ -412,7 +412,7 @@ def _enterprise_groups(r: Relaxation, y: Multipliers, instance: Instance, scr: S
     """Pairs of every open enterprise, enterprises by LP weight (then must-serve first, then the
     cap-aware order), demands by their best profit at prices y, pairs by profit."""
     _, cost = r.cheapest_schedule(r.row_price(y))
-    profit = r.value - cost - (y.budget[r.program] * r.rate)[r.enterprise] * r.bill
+    profit = r.value - cost - y.budget[r.program][r.enterprise] * r.claim
     best = np.maximum.reduceat(profit, r.demand_start)[r.demand] if r.n_pairs else profit
     must = r.must[r.demand]
     order = np.lexsort((-profit, r.demand, -best, ~must, r.enterprise))

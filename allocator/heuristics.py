@@ -61,22 +61,29 @@ class _State:
 
     def money_ok(self, e: str, extra_bill: float) -> tuple[bool, float]:
         """R8 thresholds and R9 budget after adding ``extra_bill`` to e; returns (ok, subsidy increase)."""
+        ok, delta, _ = self.money_check(e, extra_bill)
+        return ok, delta
+
+    def money_check(self, e: str, extra_bill: float) -> tuple[bool, float, bool]:
+        """(ok, subsidy increase, the budget is what failed): a larger bill fails the budget too, since
+        the subsidy min(r B, C) never falls as the bill grows."""
         before, after = self.bill[e], self.bill[e] + extra_bill
         delta = self.subsidy(e, after) - self.subsidy(e, before)
         g = self.program_of[e]
         if delta > self.budget_left[g] + SLACK * max(1.0, abs(self.budget_left[g])):
-            return False, delta
+            return False, delta, True
         if after > 0:
             tol = SLACK * max(1.0, after)
             if self.subsidy(e, after) < self.min_voucher[g] - tol:
-                return False, delta
+                return False, delta, False
             if self.spend_ytd[e] + after < self.min_spend[g] - tol:
-                return False, delta
-        return True, delta
+                return False, delta, False
+        return True, delta, False
 
-    def thresholds_met(self, e: str) -> bool:
-        """R8's minimum voucher and minimum spend, for e's bill so far (nothing billed: met)."""
-        bill = self.bill[e]
+    def thresholds_met(self, e: str, bill: float | None = None) -> bool:
+        """R8's minimum voucher and minimum spend, for e's bill so far or ``bill`` (nothing billed: met);
+        a larger bill meets them whenever a smaller one does."""
+        bill = self.bill[e] if bill is None else bill
         if bill <= 0:
             return True
         g = self.program_of[e]
@@ -178,7 +185,17 @@ def enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
     """Pairs for a cap-aware pass: whole enterprises by value per subsidy yuan if all their
     demands were served at their cheapest pools (min(rate x bill, remaining cap) of R8, so an
     enterprise past its cap pays nothing more for further demands), each enterprise's demands
-    by decreasing value, each demand's pools by bill; must-serve demands first."""
+    by decreasing value, each demand's pools by bill; must-serve demands first. Computed once
+    per screen (it depends on nothing else)."""
+    cached = screen.__dict__.get("_enterprise_sequence")
+    if cached is not None and cached[0] is instance and len(cached[1]) == len(screen.pairs):
+        return cached[1]
+    sequence = _enterprise_sequence(instance, screen)
+    screen.__dict__["_enterprise_sequence"] = (instance, sequence)
+    return sequence
+
+
+def _enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
     pairs = screen.pairs
     ent = instance.enterprises.set_index("enterprise_id")
     demand = pairs["demand_id"].to_numpy()
@@ -226,28 +243,38 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
     records = _records(screen)[sequence]
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
     missing_must: list[str] = []
-    placed_demand = None
-    current = None
-    for k, row in zip(sequence, records):
-        pair = _Pair(*row)
-        if pair.demand_id != current:
-            if current is not None and placed_demand != current and current in must:
+    ids = pairs["demand_id"].to_numpy()[sequence]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=int)
+    ends = np.r_[starts[1:], len(ids)]
+    bills = pairs["bill_yuan"].to_numpy()[sequence]
+    # each demand's pools by bill: once the budget cannot pay one, it cannot pay the later ones
+    same = ids[1:] == ids[:-1]
+    bill_ascending = bool(np.all(bills[1:][same] >= bills[:-1][same]))
+    most = np.maximum.reduceat(bills, starts) if len(starts) else np.zeros(0)  # each demand's largest bill
+    for a, b, largest in zip(starts, ends, most):
+        current, e = records[a][0], records[a][1]
+        if not state.thresholds_met(e, state.bill[e] + largest):  # a larger bill meets them whenever a smaller does
+            if current in must:
                 missing_must.append(current)
-            current = pair.demand_id
-        if placed_demand == current:
             continue
-        ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan))
-        if not ok:
-            continue
-        plan = state.fit(pair, float(pair.kw_per_card))
-        if plan is None:
-            continue
-        state.commit(pair, plan, float(pair.kw_per_card), delta)
-        chosen[k] = True
-        placed_demand = current
-        rows += [(current, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
-    if current is not None and placed_demand != current and current in must:
-        missing_must.append(current)
+        placed_here = False
+        for i in range(a, b):
+            pair = _Pair(*records[i])
+            ok, delta, budget = state.money_check(e, float(pair.bill_yuan))
+            if not ok:
+                if budget and bill_ascending:
+                    break
+                continue
+            plan = state.fit(pair, float(pair.kw_per_card))
+            if plan is None:
+                continue
+            state.commit(pair, plan, float(pair.kw_per_card), delta)
+            chosen[sequence[i]] = True
+            placed_here = True
+            rows += [(current, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+            break
+        if not placed_here and current in must:
+            missing_must.append(current)
     schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
     return HeuristicPlan(chosen, schedule, missing_must)
 
@@ -272,19 +299,27 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
         chosen |= keep.chosen
         rows += _commit_kept(state, screen, keep)
         placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
+    cheapest = pairs.groupby("demand_id", sort=False)["bill_yuan"].min().to_dict()
     for group in groups:
         if not len(group):
             continue
         e = records[group[0]][1]
         g = state.program_of[e]
+        first_bill = min(cheapest[records[k][0]] for k in group)
+        if state.subsidy(e, state.bill[e] + first_bill) - state.subsidy(e, state.bill[e]) > \
+                state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+            continue  # the budget cannot pay even its cheapest demand
         saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e])
         new_pairs: list[int] = []
         new_rows: list[tuple] = []
         done: set = set()
         for k in group:
-            pair = _Pair(*records[k])
-            if pair.demand_id in done or pair.demand_id in placed:
+            record = records[k]
+            if record[0] in done or record[0] in placed:
                 continue
+            if record[9] == record[10] and state.room[record[3], record[9]] < record[5] - SLACK * max(1.0, record[5]):
+                continue  # one period and not the room for it there
+            pair = _Pair(*record)
             bill = float(pair.bill_yuan)
             delta = state.subsidy(e, state.bill[e] + bill) - state.subsidy(e, state.bill[e])
             if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
