@@ -437,6 +437,7 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
     n = len(master.plans)
     master.set_plan_bounds(np.arange(n), np.zeros(n), np.full(n, highspy.kHighsInf))
     master.set_integer()
+    master.require_must_serve()
     master.set_start(mine)
     h = master.h
     h.setOptionValue("mip_rel_gap", max(1e-6, target_gap))
@@ -457,6 +458,7 @@ def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, b
     t0 = time.perf_counter()
     seconds = max(0.5, (deadline - t0) * BLOCK_MASTER_SHARE)
     master.set_integer()
+    master.require_must_serve()
     if len(baseline_plans):
         master.set_start(baseline_plans)
     master.h.setOptionValue("mip_rel_gap", max(1e-6, target_gap * 0.5))

@@ -132,7 +132,8 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     else:
         t0 = time.perf_counter()
         seconds = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
-        plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap)
+        plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap,
+                                                   start)
         notes += schedule_notes
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
@@ -172,18 +173,33 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
 
 
 def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,
-                        target_gap: float) -> tuple[HeuristicPlan, list[str]]:
+                        target_gap: float, start: HeuristicPlan | None = None) -> tuple[HeuristicPlan, list[str]]:
     """An hourly plan from an assignment (one pair per demand): a MIP over just those pairs and their
-    hourly usage, started from a placement of the assignment, then single demands fill what is left."""
+    hourly usage, started from a placement of the assignment, then single demands fill what is left.
+
+    Must-serve demands come first: those of the assignment, and those it left out where ``start`` (a
+    plan serving them, the baseline) placed them; else a plan that misses one loses to any that does."""
     pairs = scr.pairs
-    kept = np.flatnonzero(assignment)
+    must_pair = pairs["must_serve"].to_numpy(dtype=bool)
+    keep = None
+    if start is not None and not start.unplaced_must_serve:
+        served = set(pairs["demand_id"].to_numpy()[assignment])
+        missing = start.chosen & must_pair & ~pairs["demand_id"].isin(served).to_numpy()
+        if missing.any():  # the assignment left a must-serve demand out: keep it where the start has it
+            ids = set(pairs["demand_id"].to_numpy()[missing])
+            keep = HeuristicPlan(missing, start.schedule[start.schedule["demand_id"].isin(ids)].reset_index(drop=True), [])
+            assignment = assignment | missing
+    kept = np.flatnonzero(assignment & ~(keep.chosen if keep is not None else False))
     enterprise = pairs["enterprise_id"].to_numpy()[kept]
     value = pairs["value"].to_numpy()[kept]
-    order = np.lexsort((-value, enterprise))
+    has_must = pd.Series(must_pair[kept]).groupby(enterprise).transform("max").to_numpy(dtype=bool) if len(kept) else np.zeros(0, bool)
+    order = np.lexsort((-value, enterprise, ~has_must))
     groups = np.split(kept[order], np.flatnonzero(enterprise[order][1:] != enterprise[order][:-1]) + 1) if len(kept) else []
-    placed = place_enterprises(instance, scr, groups)
+    placed = place_enterprises(instance, scr, groups, keep=keep)
     notes = [f"assignment: value {float(pairs['value'].to_numpy()[assignment].sum()):,.6g}; "
-             f"placed hour by hour: {_value(scr, placed):,.6g}"]
+             f"placed hour by hour: {_value(scr, placed):,.6g}"
+             + (f" (must-serve demands the assignment left out kept where the baseline had them: {int(keep.chosen.sum())})"
+                if keep is not None else "")]
     best, _ = restricted_mip(instance, scr, assignment, placed, seconds, bound, target_gap, notes, "hourly schedule MIP",
                              fix_from_lp=True)
     filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
@@ -264,7 +280,16 @@ def _plan_of(scr: Screen, kept: np.ndarray, mm, data, col: np.ndarray) -> Heuris
     chosen_sub = col[mm.columns("assign")] > 0.5
     chosen = np.zeros(len(scr.pairs), dtype=bool)
     chosen[kept[chosen_sub]] = True
-    return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]), [])
+    return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]),
+                         missing_must_serve(scr, chosen))
+
+
+def missing_must_serve(scr: Screen, chosen: np.ndarray) -> list[str]:
+    """Must-serve demands (with an allowed pair) that ``chosen`` does not serve."""
+    pairs = scr.pairs
+    must = pairs["must_serve"].to_numpy(dtype=bool)
+    ids = pairs["demand_id"].to_numpy()
+    return sorted(set(ids[must]) - set(ids[chosen]))
 
 
 def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: np.ndarray, value: float,

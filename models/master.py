@@ -11,8 +11,10 @@ plan per enterprise (``convexity``) so that the shared rows hold:
     share[c]:        share(c) * sum_t energy - sum_t green[c, t]        <= 0                     (R6)
     budget[g]:       sum_plans subsidy * theta                          <= budget_yuan(g)        (R9)
     convexity[e]:    sum_plans of e theta                               <= 1
+    must[d]:         sum_plans serving d theta + short[d]               >= 1                     (R10)
 
-with 0 <= green[c, t] <= green_kwh(c, t). Its LP duals are the prices of the next
+with 0 <= green[c, t] <= green_kwh(c, t) and 0 <= short[d] <= 1 priced above any plan's value (fixed
+at 0 in the integer master). Its LP duals are the prices of the next
 pricing round (column generation); with theta binary it is a MIP whose every solution
 is a plan that keeps all rules (one plan per enterprise, shared rows within limits).
 Energy rows exist only at centers with a finite grid cap or a green share.
@@ -85,8 +87,13 @@ class Master:
         self.budget_row = np.full(r.n_programs, -1)
         self.budget_row[finite_budget] = block(r.budget_yuan[finite_budget])
         self.convexity_row = block(np.ones(r.n_enterprises))
+        must = np.flatnonzero(r.must)
+        self.must_row = np.full(r.n_demands, -1)
+        self.must_row[must] = block(np.full(len(must), INF))
         self.row_upper = np.concatenate(upper) if upper else np.zeros(0)
-        h.addRows(self.n_rows, np.full(self.n_rows, -INF), self.row_upper, 0, np.zeros(self.n_rows, dtype=np.int32),
+        row_lower = np.full(self.n_rows, -INF)
+        row_lower[self.must_row[must]] = 1.0
+        h.addRows(self.n_rows, row_lower, self.row_upper, 0, np.zeros(self.n_rows, dtype=np.int32),
                   np.zeros(0, dtype=np.int32), np.zeros(0))
 
         # green[c, t] columns
@@ -98,7 +105,13 @@ class Master:
             col_rows.append(rows[on]), col_coefs.append(np.full(int(on.sum()), coef)), col_of.append(np.flatnonzero(on))
         self._add_columns(np.zeros(len(cc)), np.zeros(len(cc)), r.green_kwh[cc, tt].astype(float),
                           np.concatenate(col_of), np.concatenate(col_rows), np.concatenate(col_coefs))
-        self.n_fixed_columns = len(cc)
+        # must[d] columns: sum of the plans serving d + short[d] >= 1, short in [0, 1] at a price above any
+        # plan's value, so the LP always has a solution and serves d wherever some set of plans can
+        self.must_penalty = 1.0 + float(np.abs(r.value).sum())
+        self._add_columns(np.full(len(must), -self.must_penalty), np.zeros(len(must)), np.ones(len(must)),
+                          np.arange(len(must)), self.must_row[must], np.ones(len(must)))
+        self.must_short_column = len(cc) + np.arange(len(must))
+        self.n_fixed_columns = len(cc) + len(must)
         self.plans: list[tuple[PlanBatch, int]] = []  # master column (after the green ones) -> (batch, column in it)
         self.plan_enterprise = np.zeros(0, dtype=int)
         self.duals = np.zeros(self.n_rows)
@@ -137,6 +150,9 @@ class Master:
         on = budget_rows >= 0
         parts.append((np.flatnonzero(on), budget_rows[on], subsidy[on]))
         parts.append((np.arange(len(enterprises)), self.convexity_row[enterprises], np.ones(len(enterprises))))
+        served = np.flatnonzero(selected)
+        served = served[(position[r.enterprise[served]] >= 0) & r.must[r.demand[served]]]
+        parts.append((position[r.enterprise[served]], self.must_row[r.demand[served]], np.ones(len(served))))
         cols = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts])
         coefs = np.concatenate([p[2] for p in parts])
@@ -216,6 +232,12 @@ class Master:
         n = len(self.plans)
         index = (np.arange(n) + self.n_fixed_columns).astype(np.int32)
         self.h.changeColsIntegrality(n, index, np.full(n, highspy.HighsVarType.kInteger))
+
+    def require_must_serve(self) -> None:
+        """Every must-serve demand served (R10): its shortfall column fixed at 0, for the integer master."""
+        n = len(self.must_short_column)
+        if n:
+            self.h.changeColsBounds(n, self.must_short_column.astype(np.int32), np.zeros(n), np.zeros(n))
 
     def set_start(self, plans: np.ndarray) -> None:
         """A MIP start: these plan columns at 1 (the solver completes green)."""

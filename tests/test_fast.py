@@ -222,3 +222,43 @@ def test_cli_partition_options(tmp_path):
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["method"] == "partition" and summary["model"]["parts"] == 2
     assert summary["best_bound"] == pytest.approx(10.0)
+
+
+def _must_serve_hour_world() -> dict:
+    """pB only (10 cards, 1 yuan), two one-hour periods; min spend 9 (a bill of 9 or more). E2's m (must
+    serve, 10 card-hours in hour 0, value 10), E3's z (10 card-hours in hour 0, value 30), E1's x1 and x2
+    (5 card-hours each in hour 1, value 20 each: only together do they bill 9). The optimum keeps m in
+    hour 0 and x1 + x2 in hour 1: 50. Summed over the day (one block) the best assignment takes z, x1 and
+    x2 (70) and leaves m out, and no hour is left for m once z holds hour 0. The baselines place single
+    demands: m, and nothing of E1 (5 < 9 alone): 10."""
+    spec = base()
+    spec["settings"]["periods"] = 2
+    spec["pools"] = spec["pools"][1:]
+    spec["programs"][0]["min_spend_yuan"] = 9.0
+    spec["enterprises"] += [{"enterprise_id": "E2", "program_id": "G"}, {"enterprise_id": "E3", "program_id": "G"}]
+    spec["demands"] += [demand("x1", 5, priority=4.0, release=1, deadline=1), demand("x2", 5, priority=4.0, release=1, deadline=1),
+                        demand("m", 10, enterprise="E2", must_serve=True, release=0, deadline=0),
+                        demand("z", 10, enterprise="E3", priority=3.0, release=0, deadline=0)]
+    return spec
+
+
+def test_hourly_plan_keeps_must_serve_demands_the_assignment_left_out(tmp_path):
+    """The hourly plan made from an assignment that left a must-serve demand out used to miss it, and
+    lost to the baseline (10) whatever it served: now the demand is kept where the baseline has it."""
+    from allocator.fast import schedule_assignment
+    from allocator.pipeline import _best_heuristic
+
+    folder = write(tmp_path / "i", _must_serve_hour_world())
+    inst = read_instance(folder)
+    scr = screen(inst)
+    start = _best_heuristic(inst, scr)
+    ids = scr.pairs["demand_id"].to_numpy()
+    assert sorted(ids[start.chosen]) == ["m"]
+    assignment = np.isin(ids, ["z", "x1", "x2"])
+    plan, _ = schedule_assignment(inst, scr, assignment, 10.0, 70.0, 1e-4, start)
+    assert sorted(ids[plan.chosen]) == ["m", "x1", "x2"] and plan.unplaced_must_serve == []
+    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert result.plan.served_value == pytest.approx(50.0)
+    # the master serves must-serve demands too, so column generation does not stop at the 70 of plans without m
+    assert result.best_bound == pytest.approx(50.0)
+    check_plan_files(folder, tmp_path / "p")
