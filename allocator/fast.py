@@ -44,7 +44,7 @@ from allocator.solving import VALUE_HOLD_RELATIVE, SolveOptions
 FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives none
 FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when the user gives none
 AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the default method is fast
-COST_STAGE_SHARE = 0.15  # of the time left after the baselines, kept for the cost stage
+COST_STAGE_SHARE = 0.05  # of the time left after the baselines, kept for the cost stage at least
 TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for the bound and the assignment
 SCHEDULE_SHARE = 0.35  # of the time on hourly instances, for the hourly schedule MIP
 RESTRICTED_MIP_GAP = 1e-4
@@ -100,7 +100,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     phases: dict[str, float] = {}
     limit = options.time_limit if options.time_limit is not None else FAST_DEFAULT_SECONDS
     started = time.perf_counter()
-    deadline = started + limit
+    deadline = options.deadline if options.deadline is not None else started + limit
     target_gap = options.gap if options.gap_given else FAST_DEFAULT_GAP
     notes: list[str] = [] if options.solver == "highs" else [f"the fast method runs HiGHS directly, not {options.solver}"]
 
@@ -115,7 +115,9 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     notes.append(f"best baseline: value {_value(scr, start):,.6g}")
 
     hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
-    left = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+    # the value stages get the time; the cost stage what they leave, and at least COST_STAGE_SHARE of it
+    value_end = deadline - COST_STAGE_SHARE * (deadline - time.perf_counter())
+    left = value_end - time.perf_counter()
     decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left
     dec = solve_by_decomposition(instance, scr, data, start, max(1.0, decomposition_seconds), target_gap,
                                  progress=options.progress and not options.verbose, blocks=TIME_BLOCKS if hourly else None,
@@ -131,13 +133,13 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
         plan = HeuristicPlan(dec.chosen, dec.schedule, dec.unplaced_must_serve)
     else:
         t0 = time.perf_counter()
-        seconds = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+        seconds = value_end - time.perf_counter()
         plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap,
                                                    start)
         notes += schedule_notes
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
-    left = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+    left = value_end - time.perf_counter()
     allowed = np.ones(data.n_pairs, dtype=bool) if model_columns(scr) <= POLISH_MAX_COLUMNS else dec.support
     if (dec.exact and allowed is not None and allowed.sum() <= POLISH_MAX_COLUMNS and left > 1.0
             and dec.bound - _value(scr, plan) > target_gap * abs(dec.bound) and not plan.unplaced_must_serve):
@@ -179,6 +181,7 @@ def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray,
 
     Must-serve demands come first: those of the assignment, and those it left out where ``start`` (a
     plan serving them, the baseline) placed them; else a plan that misses one loses to any that does."""
+    t_end = time.perf_counter() + seconds
     pairs = scr.pairs
     must_pair = pairs["must_serve"].to_numpy(dtype=bool)
     keep = None
@@ -200,8 +203,8 @@ def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray,
              f"placed hour by hour: {_value(scr, placed):,.6g}"
              + (f" (must-serve demands the assignment left out kept where the baseline had them: {int(keep.chosen.sum())})"
                 if keep is not None else "")]
-    best, _ = restricted_mip(instance, scr, assignment, placed, seconds, bound, target_gap, notes, "hourly schedule MIP",
-                             fix_from_lp=True)
+    best, _ = restricted_mip(instance, scr, assignment, placed, t_end - time.perf_counter(), bound, target_gap, notes,
+                             "hourly schedule MIP", fix_from_lp=True)
     filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
     notes.append(f"single demands filled in: value {_value(scr, filled):,.6g}")
     return filled, notes
@@ -299,6 +302,7 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     from models.data import prepare
     from models.start import matrix_start
 
+    t_end = time.perf_counter() + seconds
     pairs = scr.pairs
     kept = np.flatnonzero(allowed)
     sub = dataclasses.replace(scr, pairs=pairs.iloc[kept].reset_index(drop=True))
@@ -316,7 +320,7 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     h.changeObjectiveSense(highspy.ObjSense.kMinimize)
     index, start = matrix_start(mm, data, plan.chosen[kept], plan.schedule)
     h.setSolution(len(index), index, start)
-    h.setOptionValue("time_limit", float(seconds))
+    h.setOptionValue("time_limit", float(max(0.1, t_end - time.perf_counter())))  # its build counts too
     h.setOptionValue("mip_rel_gap", 1e-4)
     if options.cost_stage_max_nodes is not None:
         h.setOptionValue("mip_max_nodes", int(options.cost_stage_max_nodes))

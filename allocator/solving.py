@@ -39,6 +39,10 @@ class SolveOptions:
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
     cost_stage_max_nodes: int | None = None
     progress: bool = False  # a live line (elapsed, incumbent, bound, gap) on the terminal while HiGHS runs
+    # time.perf_counter() by which the solve must end (set from --time-limit when the command starts, so that
+    # reading, screening and model building count; extraction and writing are reserved before it). Local to
+    # this process: not handed to the partitioned method's parts.
+    deadline: float | None = None
 
 
 @dataclass
@@ -99,7 +103,8 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
     from pyomo.contrib.solver.solvers.highs import Highs
 
     opt = Highs()
-    deadline = None if options.time_limit is None else time.perf_counter() + options.time_limit
+    deadline = options.deadline if options.deadline is not None else (
+        None if options.time_limit is None else time.perf_counter() + options.time_limit)
     t0 = time.perf_counter()
     opt.set_instance(m)
     translate_seconds = time.perf_counter() - t0

@@ -98,6 +98,7 @@ class Master:
 
         # green[c, t] columns
         cc, tt = np.repeat(energy, T), np.tile(np.arange(T), len(energy))
+        self.green_center, self.green_period = cc, tt
         entries = [(self.grid_row[cc, tt], -1.0), (self.green_use_row[cc, tt], 1.0), (self.share_row[cc], -1.0)]
         col_rows, col_coefs, col_of = [], [], []
         for rows, coef in entries:
@@ -219,6 +220,13 @@ class Master:
         return Multipliers(pick(self.capacity_row), pick(self.grid_row), pick(self.green_use_row), pick(self.share_row),
                            pick(self.budget_row))
 
+    def near_optimal(self, tolerance: float = 1e-3) -> np.ndarray:
+        """Bool per plan column: its LP reduced cost is within ``tolerance`` x its value of 0 (the columns
+        an integer solution near the LP optimum is made of)."""
+        rc = np.asarray(self.h.getSolution().col_dual)[self.n_fixed_columns:]
+        values = np.array([self.plan_value(n) for n in range(len(self.plans))])
+        return rc >= -tolerance * np.maximum(1.0, np.abs(values))
+
     def theta(self) -> np.ndarray:
         """Weight of every plan column in the current solution."""
         return np.asarray(self.h.getSolution().col_value)[self.n_fixed_columns:]
@@ -240,9 +248,26 @@ class Master:
             self.h.changeColsBounds(n, self.must_short_column.astype(np.int32), np.zeros(n), np.zeros(n))
 
     def set_start(self, plans: np.ndarray) -> None:
-        """A MIP start: these plan columns at 1 (the solver completes green)."""
-        index = (np.asarray(plans, dtype=np.int32) + self.n_fixed_columns).astype(np.int32)
-        self.h.setSolution(len(index), index, np.ones(len(index)))
+        """A MIP start: these plan columns at 1, every other at 0, green at min(energy, green_kwh) and the
+        must-serve shortfalls they leave. A whole solution: HiGHS completes a partial one by a sub-MIP
+        that takes as long as the time limit before the search itself starts."""
+        r = self.r
+        plans = np.asarray(plans, dtype=int)
+        x = np.zeros(self.n_fixed_columns + len(self.plans))
+        x[self.n_fixed_columns + plans] = 1.0
+        energy = np.zeros((r.n_centers, r.periods))
+        served = np.zeros(r.n_demands, dtype=bool)
+        for n in plans:
+            pairs, (rows, amount) = self.plan(int(n))
+            np.add.at(energy, (r.row_center[rows], r.row_period[rows]), amount * r.row_kwh[rows])
+            served[r.demand[pairs]] = True
+        x[:len(self.green_center)] = np.minimum(energy[self.green_center, self.green_period],
+                                                r.green_kwh[self.green_center, self.green_period])
+        x[self.must_short_column] = np.where(served[np.flatnonzero(r.must)], 0.0, 1.0)
+        solution = highspy.HighsSolution()
+        solution.col_value = x.tolist()
+        solution.value_valid = True
+        self.h.setSolution(solution)
 
     def plan(self, number: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """(pair indices, (usage rows, card-hours)) of a plan column."""
