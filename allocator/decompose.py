@@ -32,8 +32,6 @@ and it is never worse than the baseline it started from.
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from dataclasses import dataclass, field
 
@@ -43,7 +41,7 @@ import pandas as pd
 from allocator.heuristics import HeuristicPlan, enterprise_sequence, place_enterprises, place_in_order
 from allocator.reading import Instance
 from allocator.screening import Screen
-from allocator.solving import format_progress
+from allocator.progress import Progress
 from models.data import ModelData
 from models.lagrangian import Multipliers, Relaxation
 from models.master import Ledger, Master
@@ -89,25 +87,6 @@ class WarmStart:
             frames.append(w.columns.assign(column=w.columns["column"].to_numpy() + offset))
             offset += int(w.columns["column"].max()) + 1 if len(w.columns) else 0
         return cls(Multipliers.mean([w.prices for w in many], np.ones(len(many))), pd.concat(frames, ignore_index=True))
-
-
-class _Live:
-    """The terminal's live line (stage, elapsed, incumbent, bound, gap), at most once a second."""
-
-    def __init__(self, on: bool):
-        self.on, self.last, self.t0 = on, -math.inf, time.monotonic()
-
-    def show(self, stage: str, incumbent: float, bound: float, force: bool = False) -> None:
-        if not self.on or (not force and time.monotonic() - self.last < 1.0):
-            return
-        self.last = time.monotonic()
-        gap = (bound - incumbent) / abs(bound) if math.isfinite(incumbent) and math.isfinite(bound) and bound else math.inf
-        sys.stderr.write("\r" + format_progress(stage, time.monotonic() - self.t0, incumbent, bound, gap))
-        sys.stderr.flush()
-
-    def end(self) -> None:
-        if self.on:
-            sys.stderr.write("\n")
 
 
 def take_of_schedule(r: Relaxation, data: ModelData, chosen: np.ndarray, schedule: pd.DataFrame) -> np.ndarray:
@@ -163,7 +142,7 @@ def lagrangian_bound(data: ModelData, seconds: float, start: HeuristicPlan | Non
 
 
 def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline: float,
-                       live: "_Live | None" = None) -> tuple[float, Multipliers, int, float]:
+                       live: Progress | None = None) -> tuple[float, Multipliers, int, float]:
     """Price, add improving plans, re-solve, until the master's LP meets the bound or time is up.
     Returns the best bound, its prices, the rounds and the master's LP value."""
     priced = r.price(y0)
@@ -187,14 +166,14 @@ def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline:
         _, z = master.solve()
         y = master.multipliers()
         if live is not None:
-            live.show("price", z, best_bound)
+            live.update("price", bound=best_bound)
         if not added or best_bound - z <= CONVERGED * abs(best_bound):
             break
     return best_bound, best_y, rounds, z
 
 
 def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, start: HeuristicPlan, seconds: float,
-                           target_gap: float, progress: bool = False, blocks: int | None = None,
+                           target_gap: float, progress: "bool | Progress" = False, blocks: int | None = None,
                            warm: WarmStart | None = None) -> Decomposition:
     """Bound and plan by price-and-fix within ``seconds`` (see the module docstring).
 
@@ -205,7 +184,10 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     master with (the partitioned method's parts')."""
     t_start = time.perf_counter()
     deadline = t_start + seconds
-    live = _Live(progress)
+    live = progress if isinstance(progress, Progress) else Progress(bool(progress))
+    own_live = not isinstance(progress, Progress)  # a line of its own, closed at the end
+    live.start()
+    live.update("price")
     phases: dict[str, float] = {}
     notes: list[str] = []
     r = Relaxation(data, blocks)
@@ -232,7 +214,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
 
     if not r.exact:
         return _assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, ended, target_gap, notes,
-                                     phases, live)
+                                     phases, live, own_live)
 
     # 2-3. fixing, with a placement of what is left after rounds 1, 2, 4, 8, ... and at the end
     t0 = time.perf_counter()
@@ -260,7 +242,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
             value = float(values[plan.chosen].sum())
             if (not plan.unplaced_must_serve, value) > (not (best_placed.unplaced_must_serve if best_placed else [1]), best_placed_value):
                 best_placed, best_placed_value, best_round = plan, value, fixing_rounds
-            live.show("fix", best_placed_value, best_bound)
+            live.update("fix", value=best_placed_value, bound=best_bound)
             if not best_placed.unplaced_must_serve and best_bound - best_placed_value <= target_gap * abs(best_bound):
                 break  # within the target gap: done
         if finished or fixing_rounds >= MAX_FIXING_ROUNDS:
@@ -291,15 +273,17 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     best_value = float(values[best.chosen].sum())
     left = deadline - time.perf_counter()
     if left > 1.0 and best_bound - best_value > target_gap * abs(best_bound) and not best.unplaced_must_serve:
-        mip = _integer_master(r, master, data, best, left, best_bound, target_gap, near)
+        live.update("master")
+        mip = _integer_master(r, master, data, best, left, best_bound, target_gap, near, live)
         if mip is not None and float(values[mip.chosen].sum()) > best_value + 1e-9 * max(1.0, best_value):
             mip = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=mip)
             candidates.append(("integer master", mip))
             best_name, best = "integer master", mip
             best_value = float(values[best.chosen].sum())
     phases["integer_master"] = time.perf_counter() - t0
-    live.show("done", best_value, best_bound, force=True)
-    live.end()
+    live.update(value=best_value, bound=best_bound)
+    if own_live:
+        live.close()
     for name, plan in candidates:
         notes.append(f"{name}: value {float(values[plan.chosen].sum()):,.6g}")
     notes.append(f"plan from {best_name} (baseline {start_value:,.6g}); bound from the Lagrangian relaxation")
@@ -430,7 +414,7 @@ def _enterprise_groups(r: Relaxation, y: Multipliers, instance: Instance, scr: S
 
 
 def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: HeuristicPlan, seconds: float, bound: float,
-                    target_gap: float, near: np.ndarray | None = None) -> HeuristicPlan | None:
+                    target_gap: float, near: np.ndarray | None = None, live: Progress | None = None) -> HeuristicPlan | None:
     """The master's plans as a MIP, started from ``plan`` (added as columns), stopped at the target gap.
 
     ``near``: bool per plan column at the end of column generation, those of reduced cost near 0; the
@@ -453,7 +437,7 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
     master.set_start(mine)
     h = master.h
     h.setOptionValue("mip_rel_gap", max(1e-6, target_gap))
-    h.setCallback(StopAtGap(bound, target_gap), None)
+    h.setCallback(StopAtGap(bound, target_gap, live), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     ok, _ = master.solve(seconds)
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
@@ -465,9 +449,10 @@ def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heuris
 
 def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, baseline_plans: np.ndarray, deadline: float,
                           bound: float, warm: WarmStart, target_gap: float, notes: list[str], phases: dict,
-                          live: _Live) -> Decomposition:
+                          live: Progress, own_live: bool = False) -> Decomposition:
     """The integer master on time blocks, from the baseline's plans: which pairs to serve."""
     t0 = time.perf_counter()
+    live.update("assign")
     seconds = max(0.5, (deadline - t0) * BLOCK_MASTER_SHARE)
     master.set_integer()
     master.require_must_serve()
@@ -485,7 +470,8 @@ def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, b
     notes.append(f"integer master on {r.periods} time block(s): value {float(r.value[chosen].sum()):,.6g} "
                  f"(MIP bound {master.h.getInfo().mip_dual_bound:,.6g}), {time.perf_counter() - t0:.1f} s")
     support = _support(r, master)
-    live.end()
+    if own_live:
+        live.close()
     size = {"pairs": r.n_pairs, "time_blocks": r.periods, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,
             "master_rows": master.n_rows, "master_plans": len(master.plans)}
     return Decomposition(bound, chosen, None, [], notes, phases, support | chosen, warm, size, exact=False)

@@ -37,6 +37,7 @@ import pandas as pd
 
 from allocator.heuristics import HeuristicPlan, cheaper_pools, enterprise_sequence, place_enterprises, place_in_order
 from allocator.plan import schedule_from_solution
+from allocator.progress import Progress
 from allocator.reading import Instance
 from allocator.screening import Screen
 from allocator.solving import VALUE_HOLD_RELATIVE, SolveOptions
@@ -71,13 +72,16 @@ def model_columns(scr: Screen) -> int:
 
 
 class StopAtGap:
-    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound."""
+    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound; the incumbent
+    (a plan's served value) goes to the live line ``progress`` when given."""
 
-    def __init__(self, bound: float, gap: float):
-        self.bound, self.gap = bound, gap
+    def __init__(self, bound: float, gap: float, progress=None):
+        self.bound, self.gap, self.progress = bound, gap, progress
 
     def __call__(self, callback_type, message, out, data_in, user_data) -> None:
         incumbent = out.mip_primal_bound
+        if self.progress is not None:
+            self.progress.update(value=incumbent)
         if math.isfinite(incumbent) and self.bound - incumbent <= self.gap * abs(self.bound):
             data_in.user_interrupt = True
 
@@ -93,7 +97,13 @@ def _better(scr: Screen, a: HeuristicPlan, b: HeuristicPlan) -> HeuristicPlan:
 
 def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None) -> FastResult:
     """Decomposition bound and plan, an hourly schedule where needed, then the cost stage.
-    ``warm``: prices and plan columns to start column generation from (the partitioned method's parts')."""
+    ``warm``: prices and plan columns to start column generation from (the partitioned method's parts').
+    A live line (:class:`allocator.progress.Progress`) shows stage, value, bound and gap while it runs."""
+    with Progress(options.progress and not options.verbose) as live:
+        return _solve_fast(instance, scr, options, best_heuristic, warm, live)
+
+
+def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm, live: Progress) -> FastResult:
     from allocator.decompose import solve_by_decomposition
     from models.data import prepare
 
@@ -105,12 +115,15 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     notes: list[str] = [] if options.solver == "highs" else [f"the fast method runs HiGHS directly, not {options.solver}"]
 
     t0 = time.perf_counter()
+    live.update("build")
     data = prepare(instance, scr)
     phases["build"] = time.perf_counter() - t0
     if data.n_pairs == 0:
         return FastResult(np.zeros(0, dtype=bool), _empty(), "optimal", 0.0, ["no demand has an allowed pair"], {}, phases)
     t0 = time.perf_counter()
+    live.update("baselines")
     start: HeuristicPlan = best_heuristic()
+    live.update(value=_value(scr, start))
     phases["baselines"] = time.perf_counter() - t0
     notes.append(f"best baseline: value {_value(scr, start):,.6g}")
 
@@ -120,7 +133,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     left = value_end - time.perf_counter()
     decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left
     dec = solve_by_decomposition(instance, scr, data, start, max(1.0, decomposition_seconds), target_gap,
-                                 progress=options.progress and not options.verbose, blocks=TIME_BLOCKS if hourly else None,
+                                 progress=live, blocks=TIME_BLOCKS if hourly else None,
                                  warm=warm)
     phases.update({f"decompose_{k}": v for k, v in dec.phases.items()})
     notes += dec.notes
@@ -133,9 +146,10 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
         plan = HeuristicPlan(dec.chosen, dec.schedule, dec.unplaced_must_serve)
     else:
         t0 = time.perf_counter()
+        live.update("hours")
         seconds = value_end - time.perf_counter()
         plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap,
-                                                   start)
+                                                   start, live)
         notes += schedule_notes
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
@@ -145,12 +159,15 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
             and dec.bound - _value(scr, plan) > target_gap * abs(dec.bound) and not plan.unplaced_must_serve):
         t0 = time.perf_counter()
         label = "exact MIP from the plan" if allowed.all() else "MIP over the priced pairs"
-        plan, mip_bound = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label)
+        live.update("polish")
+        plan, mip_bound = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label,
+                                         progress=live)
         if allowed.all() and mip_bound < dec.bound:  # the MIP over every pair: its bound holds for the instance
             notes.append(f"bound from the exact MIP: {mip_bound:,.6g} (Lagrangian {dec.bound:,.6g})")
             dec.bound = mip_bound
         phases["polish"] = time.perf_counter() - t0
     value = _value(scr, plan)
+    live.update("cost", value=value, bound=dec.bound)
 
     # cost stage on the exact model restricted to the served demands' priced pairs, value held
     t0 = time.perf_counter()
@@ -175,7 +192,8 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
 
 
 def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,
-                        target_gap: float, start: HeuristicPlan | None = None) -> tuple[HeuristicPlan, list[str]]:
+                        target_gap: float, start: HeuristicPlan | None = None,
+                        progress: Progress | None = None) -> tuple[HeuristicPlan, list[str]]:
     """An hourly plan from an assignment (one pair per demand): a MIP over just those pairs and their
     hourly usage, started from a placement of the assignment, then single demands fill what is left.
 
@@ -204,7 +222,9 @@ def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray,
              + (f" (must-serve demands the assignment left out kept where the baseline had them: {int(keep.chosen.sum())})"
                 if keep is not None else "")]
     best, _ = restricted_mip(instance, scr, assignment, placed, t_end - time.perf_counter(), bound, target_gap, notes,
-                             "hourly schedule MIP", fix_from_lp=True)
+                             "hourly schedule MIP", fix_from_lp=True, progress=progress)
+    if progress is not None:
+        progress.update(value=_value(scr, best) if not best.unplaced_must_serve else None)
     filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
     notes.append(f"single demands filled in: value {_value(scr, filled):,.6g}")
     return filled, notes
@@ -212,7 +232,7 @@ def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray,
 
 def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: HeuristicPlan, seconds: float,
                    bound: float, target_gap: float, notes: list[str], label: str,
-                   fix_from_lp: bool = False) -> tuple[HeuristicPlan, float]:
+                   fix_from_lp: bool = False, progress: Progress | None = None) -> tuple[HeuristicPlan, float]:
     """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
     target gap against ``bound`` or the time limit; returns the better of its plan and the start, and the
     MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
@@ -237,7 +257,7 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
         h.run()
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             x = np.asarray(h.getSolution().col_value)[mm.columns("assign")]
-            fixed, _ = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x)
+            fixed, _ = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x, progress)
             if fixed is not None:
                 plan = _plan_of(scr, kept, mm, data, fixed)
                 notes.append(f"{label}, pairs the LP serves whole or not at all fixed ({int(((x > 1e-6) & (x < 1 - 1e-6)).sum())} "
@@ -246,7 +266,8 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
         if t_end - time.perf_counter() < 1.0:
             return start, math.inf
     index, values = matrix_start(mm, data, start.chosen[kept], start.schedule)
-    col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap)
+    col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap,
+                                       progress=progress)
     if col is None:
         notes.append(f"{label} over {len(kept):,} pairs found no plan")
         return start, mip_bound
@@ -255,7 +276,7 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
     return _better(scr, plan, start), mip_bound
 
 
-def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None):
+def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None, progress=None):
     """Column values of the MIP (from a start, or with assignments fixed where the LP is integral), or None;
     and the MIP's dual bound (inf when HiGHS has none)."""
     h = mm.to_highs()
@@ -268,7 +289,7 @@ def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap:
         h.changeColsBounds(len(assign), assign, lower, upper)
     h.setOptionValue("time_limit", float(max(0.5, seconds)))
     h.setOptionValue("mip_rel_gap", RESTRICTED_MIP_GAP)  # its own proof; the callback stops at the target against the bound
-    h.setCallback(StopAtGap(bound, target_gap), None)
+    h.setCallback(StopAtGap(bound, target_gap, progress), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)

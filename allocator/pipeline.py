@@ -7,6 +7,7 @@ order and times each phase.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,17 +105,22 @@ def value_upper_bound(scr: Screen) -> float:
 
 
 def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
-    """The method to run: ``auto`` is the exact MIP up to AUTO_FAST_COLUMNS model columns and the fast
-    path above; an explicit ``--gap`` keeps the exact MIP (see docs/decisions.md)."""
+    """The method to run: ``auto`` is the exact MIP up to AUTO_FAST_COLUMNS model columns (above
+    AUTO_FAST_FIRST_COLUMNS started from the fast method's plan) and the fast path above. ``--gap`` is
+    a stopping target for either, never a reason to choose one (see docs/decisions.md)."""
     from allocator.fast import AUTO_FAST_COLUMNS, model_columns
 
     if options.method != "auto":
         return options.method, []
     columns = model_columns(scr)
-    if columns > AUTO_FAST_COLUMNS and not options.gap_given:
+    if columns > AUTO_FAST_COLUMNS:
         return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
-    why = "--gap was given" if columns > AUTO_FAST_COLUMNS else f"{columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"
-    return "exact", [f"method auto chose exact: {why}"]
+    first = " (started from the fast method's plan)" if columns > AUTO_FAST_FIRST_COLUMNS else ""
+    return "exact", [f"method auto chose exact{first}: {columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"]
+
+
+AUTO_FAST_FIRST_COLUMNS = 2_000  # auto's exact MIP above this many model columns starts from the fast method's plan
+FAST_FIRST_SHARE = 0.3  # of the time left, at most, for that fast run (it stops earlier at its own target gap)
 
 
 def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
@@ -146,7 +152,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
         options = dataclasses.replace(options, deadline=end, time_limit=max(0.5, end - time.perf_counter()))
     uses_solver = method in ("exact", "fast", "partition")
     if method == "exact":
-        decided = _exact(instance, scr, options, seconds, t0)
+        decided = _exact(instance, scr, options, seconds, t0, fast_first=bool(notes) and "fast method's plan" in notes[0])
     elif method == "fast":
         decided = _fast(instance, scr, options, seconds, t0)
     elif method == "partition":
@@ -245,12 +251,18 @@ class _Chosen:
     warm: object = None
 
 
-def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
-    """The exact MIP, warm-started from the greedy plan, which is also the fallback."""
+def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float,
+           fast_first: bool = False) -> _Chosen:
+    """The exact MIP, warm-started from the best baseline, which is also the fallback; with ``fast_first``
+    (auto on mid-size instances) from the fast method's plan when it is better, so auto never returns less
+    than the fast method would have, and with its Lagrangian bound."""
+    from allocator.fast import AUTO_FAST_COLUMNS, model_columns
     from models.build import build_model
     from models.data import prepare
     from models.start import start_values
 
+    if options.solver == "highs" and options.deadline is not None and model_columns(scr) > AUTO_FAST_COLUMNS:
+        return _exact_by_matrix(instance, scr, options, seconds, t0)
     data = prepare(instance, scr)
     model = build_model(data)
     seconds["build"] = time.perf_counter() - t0
@@ -261,9 +273,28 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         seconds["solve"] = time.perf_counter() - t0
         return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = _best_heuristic(instance, scr)
+    first_notes: list[str] = []
+    if fast_first:
+        from allocator.fast import solve_fast
+
+        left = remaining(options, None)
+        share = None if left is None else max(1.0, FAST_FIRST_SHARE * left)
+        fast_options = dataclasses.replace(options, method="fast", time_limit=share,
+                                           deadline=None if share is None else time.perf_counter() + share)
+        baseline = heuristic
+        fast = solve_fast(instance, scr, fast_options, lambda: baseline)
+        values = scr.pairs["value"].to_numpy()
+        first_notes.append(f"the fast method first ({sum(fast.phases.values()):.1f} s): value "
+                           f"{float(values[fast.chosen].sum()):,.6g}, bound {fast.bound:,.6g}")
+        if fast.status in ("optimal", "feasible") and float(values[fast.chosen].sum()) > float(values[heuristic.chosen].sum()):
+            from allocator.heuristics import HeuristicPlan
+
+            heuristic = HeuristicPlan(fast.chosen, fast.schedule, [])
+        lagrangian = fast.bound if fast.status in ("optimal", "feasible") else math.inf
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
-    share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
-    lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
+    if not fast_first:
+        share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
+        lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
     if options.deadline is not None:  # the build, the greedy start and the bound count against the limit too
         options = dataclasses.replace(options, time_limit=max(0.5, options.deadline - time.perf_counter()))
     run = solve_model(model, options, start)
@@ -277,13 +308,18 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         if start is None:
             raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
         bound = min(first.bound if first.bound is not None else np.inf, lagrangian)
-        notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
+        notes = first_notes + [f"the solver found no plan within the limits ({first.termination}); the plan is its start"]
         return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size)
     chosen = run.assign > 0.5
     schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage)
+    values = data.pairs["value"].to_numpy()
+    if start is not None and float(values[chosen].sum()) < float(values[heuristic.chosen].sum()) - 1e-9 * (
+            1.0 + abs(float(values[heuristic.chosen].sum()))):  # the solver dropped its start: keep the start
+        first_notes.append("the MIP returned less than its start: the plan is the start")
+        chosen, schedule = heuristic.chosen.copy(), heuristic.schedule
     second = run.cost_stage
     proven = first.status == "optimal" and second is not None and second.status == "optimal"
-    notes = list(run.notes)
+    notes = first_notes + list(run.notes)
     if second is not None and second.status == "feasible":
         notes.append(f"cost stage stopped after {second.seconds:.1f} s ({second.termination}); see cost_gap")
     cost_bound = second.bound if second is not None else None
@@ -292,6 +328,39 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         notes.append(f"best_bound is the Lagrangian bound {lagrangian:,.6g}, tighter than the MIP's {bound:,.6g}")
         bound = lagrangian
     return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound)
+
+
+def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """The exact MIP on the numpy-built matrix (the same model, :mod:`models.matrix`), for instances whose
+    Pyomo build and translation alone would outlast --time-limit (290,000 columns: 27 s): value stage from
+    the best baseline, stopped at --gap against the Lagrangian bound or its own proof, then the cost stage
+    with the value held, both to the deadline."""
+    from allocator.fast import _cost_stage, restricted_mip
+
+    heuristic = _best_heuristic(instance, scr)
+    share = min(EXACT_BOUND_SECONDS, 0.05 * (remaining(options) or 0.0))
+    lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
+    seconds["build"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    notes = [f"the exact MIP built as a numpy matrix ({len(scr.pairs):,} pairs): a Pyomo build would outlast the limit"]
+    everything = np.ones(len(scr.pairs), dtype=bool)
+    value_seconds = 0.9 * remaining(options)
+    plan, mip_bound = restricted_mip(instance, scr, everything, heuristic, value_seconds, lagrangian, options.gap, notes,
+                                     "exact MIP")
+    if plan.unplaced_must_serve:
+        raise NoSolution(f"no plan serving every must_serve demand found within the limits "
+                         f"({', '.join(plan.unplaced_must_serve)})")
+    values = scr.pairs["value"].to_numpy()
+    value = float(values[plan.chosen].sum())
+    bound = min(lagrangian, mip_bound)
+    box = remaining(options)
+    if box > 0.5 and plan.chosen.any():
+        served = scr.pairs["demand_id"].isin(set(scr.pairs["demand_id"].to_numpy()[plan.chosen])).to_numpy()
+        plan = _cost_stage(instance, scr, plan, served, value, box, options, notes)
+    seconds["solve"] = time.perf_counter() - t1
+    proven = bound - value <= options.gap * abs(bound)
+    return _Chosen(plan.chosen, plan.schedule, "optimal" if proven else "feasible", bound, notes,
+                   {"pairs": len(scr.pairs)})
 
 
 def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:

@@ -50,7 +50,7 @@ def test_auto_chooses_exact_for_small_and_fast_above_the_threshold(tmp_path):
         fast.AUTO_FAST_COLUMNS = 5
         method, notes = resolve_method(SolveOptions(), scr)
         assert method == "fast" and "6 model columns > 5" in notes[0]
-        assert resolve_method(SolveOptions(gap_given=True), scr)[0] == "exact"  # --gap keeps the exact MIP
+        assert resolve_method(SolveOptions(gap_given=True), scr)[0] == "fast"  # --gap is a target, not a method
     finally:
         fast.AUTO_FAST_COLUMNS = old
     assert AUTO_FAST_COLUMNS == 20_000
@@ -160,8 +160,8 @@ def test_partition_improves_the_merged_plan_on_the_whole_instance(tmp_path):
 
 
 def test_partition_parts_choose_their_method_by_size_even_with_gap(tmp_path, monkeypatch):
-    """--gap keeps auto on the exact MIP for a whole instance, but a part above the size threshold
-    runs fast: the gap is the whole instance's target (50,000 x 300 parts ran exact for minutes)."""
+    """Each part chooses its method by its own size, whatever the --gap: a part above the size threshold
+    runs fast (the gap is the whole instance's target; 50,000 x 300 parts once ran exact for minutes)."""
     import allocator.fast as fast
 
     monkeypatch.setattr(fast, "AUTO_FAST_COLUMNS", 0)  # every part is "large"
