@@ -31,13 +31,24 @@ import numpy as np
 import pandas as pd
 
 MAX_STATES = 2048  # partial plans kept per enterprise and layer
-MAX_LAYERS = 256  # demands with options per enterprise; above this it is not solved here
+MAX_CHILDREN = 2048  # partial plans made per enterprise and layer; above it the search leaves the enterprise
+MAX_LAYERS = 256  # demands with options per enterprise; above this it is not searched
+BUCKETS = 64  # steps of the need in the bound of an enterprise the search left
 
 
 @dataclass
 class Cover:
-    loss: np.ndarray  # per enterprise: least loss of a plan meeting its needs; 0 none needed; inf none exists; nan not solved
+    """Per enterprise (index = enterprise id): ``loss`` of the plan found (0 when nothing is needed, inf
+    when no plan meets the needs) and ``bound``, a lower bound on the least loss of any plan (equal to
+    ``loss`` where the search proved it; below it where the search gave up)."""
+
+    loss: np.ndarray
+    bound: np.ndarray
     chosen: np.ndarray  # indices of the options of the plans found (at most one per demand)
+
+    @property
+    def exact(self) -> np.ndarray:
+        return (self.bound == self.loss) | (np.isinf(self.bound) & np.isinf(self.loss))
 
 
 def cheapest_cover(enterprise: np.ndarray, demand: np.ndarray, loss: np.ndarray, gain_claim: np.ndarray,
@@ -62,7 +73,7 @@ def cheapest_cover(enterprise: np.ndarray, demand: np.ndarray, loss: np.ndarray,
     wanted = np.isinf(best_loss)[np.asarray(enterprise)] if len(loss) else np.zeros(0, dtype=bool)
     index = np.flatnonzero(wanted)
     if not len(index):
-        return Cover(best_loss, np.zeros(0, dtype=int))
+        return Cover(best_loss, best_loss.copy(), np.zeros(0, dtype=int))
     e_opt, d_opt = np.asarray(enterprise)[index], np.asarray(demand)[index]
     l_opt = np.asarray(loss, dtype=float)[index]
     gc, gb = np.asarray(gain_claim, dtype=float)[index], np.asarray(gain_bill, dtype=float)[index]
@@ -142,8 +153,7 @@ def cheapest_cover(enterprise: np.ndarray, demand: np.ndarray, loss: np.ndarray,
             lb = np.maximum(lb, loss_so_far + s_e[e] * (need[e] - got) - rest[nxt])
         return lb
 
-    unsolved = np.isinf(best_loss) & (layers > MAX_LAYERS)
-    unsolved |= (layers > MAX_LAYERS) & np.isfinite(best_loss)
+    unsolved = layers > MAX_LAYERS
     st_e = np.flatnonzero((best_loss > 0) & (layers > 0) & ~unsolved)
     root = slot_start[st_e]
     live = lower_bound(st_e, 0.0, 0.0, 0.0, root) < best_loss[st_e] - _slack(best_loss[st_e])
@@ -158,6 +168,14 @@ def cheapest_cover(enterprise: np.ndarray, demand: np.ndarray, loss: np.ndarray,
     while len(st_e):
         slot = slot_start[st_e] + i
         counts = 1 + opt_count[slot]
+        over = np.bincount(st_e, weights=counts, minlength=n_ent) > MAX_CHILDREN
+        if over.any():  # too many partial plans to make: leave the enterprise to the bound below
+            unsolved |= over
+            j = np.flatnonzero(~over[st_e])
+            st_e, st_loss, st_c, st_b, st_child, slot, counts = (st_e[j], st_loss[j], st_c[j], st_b[j], st_child[j],
+                                                                 slot[j], counts[j])
+            if not len(st_e):
+                break
         parent = np.repeat(np.arange(len(st_e)), counts)
         local = np.arange(len(parent)) - np.repeat(np.cumsum(counts) - counts, counts)
         opt = np.where(local > 0, opt_start[slot][parent] + local - 1, -1)
@@ -208,10 +226,52 @@ def cheapest_cover(enterprise: np.ndarray, demand: np.ndarray, loss: np.ndarray,
     owner = np.asarray(enterprise)
     for which, plan in enumerate(plans):
         chosen.append(plan[incumbent[owner[plan]] == which])
-    best_loss = np.where(unsolved, np.nan, best_loss)  # a plan found before the limit proves nothing
     picked = np.concatenate(chosen)
-    picked = picked[~np.isnan(best_loss[owner[picked]])]
-    return Cover(best_loss, np.sort(picked))
+    # a lower bound where the search gave up: the least loss of a plan may be the best found, or lower
+    bound = best_loss.copy()
+    if unsolved.any():
+        lp = np.zeros(n_ent)
+        for s_e, need, rest, _, _ in bounds:  # each need's LP
+            lp = np.maximum(lp, s_e * need - rest[np.minimum(slot_start, n_slots)])
+        bound = np.where(unsolved, np.minimum(best_loss, np.maximum(lp, 0.0)), bound)
+        one = unsolved & (need_c <= 0) & (np.bincount(e_opt, weights=np.abs(gc), minlength=n_ent) == 0)
+        if one.any():  # one need (the bill): the least loss with every gain rounded up to a step of the need
+            steps = _stepped_bound(one, e_opt, key, slot_start, l_opt, gb, need_b)
+            bound = np.where(one, np.minimum(best_loss, np.maximum(bound, steps)), bound)
+    return Cover(best_loss, bound, np.sort(picked))
+
+
+def _stepped_bound(which: np.ndarray, owner: np.ndarray, slot: np.ndarray, slot_start: np.ndarray, loss: np.ndarray,
+                   gain: np.ndarray, need: np.ndarray, steps: int = BUCKETS) -> np.ndarray:
+    """Per enterprise ``which``: min loss of at most one option per demand whose gains, each rounded up to
+    a multiple of need / steps, reach the need. Every plan whose gains reach the need reaches it rounded
+    up, so this is at most the least loss of a plan: a lower bound, by a dynamic program over demands
+    with the sums 0 .. steps (capped) as states. Elsewhere 0."""
+    out = np.zeros(len(need))
+    rows = np.full(len(need), -1)
+    todo = np.flatnonzero(which & (need > 0))
+    rows[todo] = np.arange(len(todo))
+    take = np.flatnonzero((rows[owner] >= 0) & (gain > 0))
+    if not len(todo):
+        return out
+    o_row, o_loss = rows[owner[take]], loss[take]
+    o_step = np.minimum(steps, np.ceil(gain[take] * steps / need[owner[take]])).astype(int)
+    o_layer = slot[take] - slot_start[owner[take]]
+    best = np.full((len(todo), steps + 1), np.inf)
+    best[:, 0] = 0.0
+    reach = np.arange(steps + 1)
+    for layer in range(int(o_layer.max()) + 1 if len(take) else 0):
+        at = np.flatnonzero(o_layer == layer)
+        if not len(at):
+            continue
+        new = best.copy()
+        rows_at = o_row[at]
+        candidate = best[rows_at] + o_loss[at, None]
+        columns = np.minimum(steps, reach[None, :] + o_step[at, None])
+        np.minimum.at(new, (np.broadcast_to(rows_at[:, None], columns.shape), columns), candidate)
+        best = new
+    out[todo] = best[:, steps]
+    return out
 
 
 def _slack(loss: np.ndarray) -> np.ndarray:

@@ -34,10 +34,10 @@ voucher and spend_ytd + B_e >= min spend") forbid billing altogether when C_e < 
 otherwise, where a case's best plan bills but misses one, the best plan that meets them is
 found exactly by :func:`models.cover.cheapest_cover` (the cheapest moves of whole demands from
 the best plan up to the thresholds), so Phi_e is the enterprise's true best and column
-generation converges to the convex hull's bound. An enterprise too large for that search is
-bounded by the cover B_e >= beta_e (beta_e = max(min voucher / highest rate, min spend -
-spend_ytd)) relaxed with one multiplier s (bisection), still valid, with a plan meeting the
-thresholds (or none). Every plan returned keeps the rules of its enterprise.
+generation converges to the convex hull's bound. Where that search gives up (an enterprise with
+very many requests, or too many partial plans), Phi_e is bounded from above by a dynamic program on
+the need rounded to steps (or the cover's LP), still valid, and priced with the best plan found that
+meets the thresholds (or none). Every plan returned keeps the rules of its enterprise.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ import pandas as pd
 from models.cover import cheapest_cover
 from models.data import ModelData
 
-THRESHOLD_STEPS = 40  # bisection steps for the threshold multiplier s
 TOLERANCE = 1e-9
 
 
@@ -150,17 +149,6 @@ class Relaxation:
         self.rate_high = np.zeros(self.n_enterprises)
         np.minimum.at(self.rate_low, self.enterprise[billed], ratio[billed])
         np.maximum.at(self.rate_high, self.enterprise[billed], ratio[billed])
-        # one cover on the bill that every plan meeting the thresholds meets: claim <= rate_high * bill
-        with np.errstate(divide="ignore", invalid="ignore"):
-            voucher_bill = np.where(self.voucher > 0, self.voucher / self.rate_high, 0.0)  # rate 0 and a voucher: inf
-        self.threshold_bill = np.where(self.never, np.inf, np.maximum(voucher_bill, self.spend_need))
-        if self.n_pairs:
-            most = np.maximum.reduceat(self.bill, self.demand_start)
-            is_most = self.bill >= most[self.demand]
-            self.largest_bill_pair = np.minimum.reduceat(np.where(is_most, np.arange(self.n_pairs), self.n_pairs), self.demand_start)
-            self.max_bill = np.bincount(self.enterprise_of_demand, weights=most, minlength=self.n_enterprises)
-        positive = self.bill[self.bill > 0]
-        self.smallest_bill = float(positive.min()) if len(positive) else 1.0
 
         rows = data.usage_rows
         periods = data.screen.capacity_card_hours.shape[1]
@@ -303,50 +291,12 @@ class Relaxation:
         arg, on = arg.copy(), on.copy()
         picked = pairs[useful][cover.chosen]
         arg[self.demand[picked]], on[self.demand[picked]] = picked, True
-        solved = short & ~np.isnan(cover.loss)
-        total = np.where(solved, total - np.where(solved, cover.loss, 0.0), total)  # -inf where no plan meets them
-        rest = short & np.isnan(cover.loss)
-        if rest.any():
-            total, arg, on = self._cover_relaxation(profit, constant, total, arg, on, rest)
-        return total, arg, on
-
-    def _cover_relaxation(self, profit, constant, total, arg, on, short):
-        """For enterprises ``short`` that :func:`cheapest_cover` did not solve: the bound of the cover
-        bill >= beta_e (every plan meeting the thresholds meets it) relaxed with one multiplier s, the
-        LP bound of the cover; and a plan that meets the thresholds (else none for the enterprise).
-
-        Any s >= 0 gives a valid bound; bisection looks for the s at which the plan's bill crosses
-        beta_e. A case whose largest possible bill misses beta_e is infeasible."""
-        pairs = np.flatnonzero(short[self.enterprise])
-        profit, bill, owner = profit[pairs], self.bill[pairs], self.enterprise[pairs]
-        beta = np.where(short, self.threshold_bill, 0.0)
-        reachable = self.max_bill >= beta * (1 - TOLERANCE)
-        finite = profit[np.isfinite(profit)]
-        spread = float(finite.max() - finite.min()) if len(finite) else 1.0
-        lo = np.zeros(self.n_enterprises)
-        hi = np.full(self.n_enterprises, 2.0 * (spread + 1.0) / self.smallest_bill)
-        bound = total.copy()
-        for _ in range(THRESHOLD_STEPS):
-            s = np.where(short, 0.5 * (lo + hi), 0.0)
-            t, _, b, _, _, _ = self._per_demand(profit + s[owner] * bill, pairs)
-            bound = np.where(short, np.minimum(bound, t - constant - s * beta), bound)
-            under = b < beta * (1 - TOLERANCE)
-            lo = np.where(short & under, s, lo)
-            hi = np.where(short & ~under, s, hi)
-        s = np.where(short, hi, 0.0)
-        t, _, b, demands, a, o = self._per_demand(profit + s[owner] * bill, pairs)
-        bound = np.where(short, np.minimum(bound, t - constant - s * beta), bound)
-        missed = (reachable & (b < beta * (1 - TOLERANCE)))[self.enterprise_of_demand[demands]]
-        a = np.where(missed, self.largest_bill_pair[demands], a)  # bracket too narrow: largest bills meet beta
-        o = o | missed
-        # the plan must meet the thresholds themselves (claims per pair may fall short of rate_high x bill)
-        owner_d = self.enterprise_of_demand[demands]
-        plan_claim = np.bincount(owner_d, weights=np.where(o, self.claim[a], 0.0), minlength=self.n_enterprises)
-        plan_bill = np.bincount(owner_d, weights=np.where(o, self.bill[a], 0.0), minlength=self.n_enterprises)
-        o = o & ~self._short(plan_claim, plan_bill)[owner_d]
-        total = np.where(short, np.where(reachable, bound, -np.inf), total)
-        arg, on = arg.copy(), on.copy()
-        arg[demands], on[demands] = a, o
+        # the bound: exact where the search proved the least loss, else a lower bound on it (so Phi stays an
+        # upper bound); -inf where no plan meets the thresholds. An enterprise left without a plan is left out.
+        total = np.where(short, total - np.where(short, cover.bound, 0.0), total)
+        planless = short & np.isinf(cover.loss) & np.isfinite(cover.bound)
+        if planless.any():
+            on = on & ~planless[self.enterprise_of_demand]
         return total, arg, on
 
     def price(self, y: Multipliers) -> Priced:

@@ -65,21 +65,40 @@ def test_cheapest_cover_with_two_needs_of_either_sign():
 
 
 @pytest.mark.unit
-def test_cheapest_cover_marks_what_it_cannot_solve():
+def test_cheapest_cover_bounds_what_it_cannot_search():
     """Enterprise 0: twelve demands that can each add 1, 2 or 3 at a loss equal to the gain, need 10.5:
-    the LP says 10.5, plans need 11, and partial plans of 0..11 added survive every test, more than
-    the 4 allowed: not solved (NaN, no options reported). Enterprise 1 beside it (need 3 from two
-    demands adding 2 each, at losses 1 and 2) is solved: both, loss 3; with room enough, so is 0."""
+    plans need 11, and partial plans of every sum 0..11 survive every test, more than the 4 allowed, so
+    the search gives up: the bound is the larger of the LP's 10.5 and the stepped program's (gains rounded
+    up to 64ths of the need: 3 + 3 + 3 + 1 reach it, 10), the plan the best one found (at least 11,
+    meeting the need). Enterprise 1 beside it (need 3 from two demands adding 2 each, at losses 1 and 2)
+    is solved: both, loss 3. With room enough, enterprise 0 is solved too: 11."""
     e = np.r_[np.zeros(36, dtype=int), np.ones(2, dtype=int)]
     d = np.r_[np.repeat(np.arange(12), 3), [100, 101]]
     gain = np.r_[np.tile([1.0, 2.0, 3.0], 12), [2.0, 2.0]]
     loss = np.r_[np.tile([1.0, 2.0, 3.0], 12), [1.0, 2.0]]
     need = np.array([10.5, 3.0])
     cover = cheapest_cover(e, d, loss, np.zeros(38), gain, np.zeros(2), need, max_states=4)
-    assert np.isnan(cover.loss[0]) and cover.loss[1] == pytest.approx(3.0)
-    assert cover.chosen.tolist() == [36, 37]
+    assert cover.exact.tolist() == [False, True]
+    assert cover.bound.tolist() == pytest.approx([10.5, 3.0]) and cover.loss[0] >= 11.0 and cover.loss[1] == 3.0
+    mine = cover.chosen[cover.chosen < 36]
+    assert gain[mine].sum() >= 10.5 and loss[mine].sum() == cover.loss[0] and len(set(d[mine])) == len(mine)
+    assert cover.chosen[cover.chosen >= 36].tolist() == [36, 37]
     cover = cheapest_cover(e, d, loss, np.zeros(38), gain, np.zeros(2), need)
-    assert cover.loss.tolist() == [11.0, 3.0] and gain[cover.chosen[cover.chosen < 36]].sum() == 11.0
+    assert cover.loss.tolist() == [11.0, 3.0] and cover.exact.all()
+
+
+@pytest.mark.unit
+def test_stepped_bound_by_hand():
+    """Need 10 in 4 steps of 2.5: demand 0 adds 6 (rounded up to 3 steps, loss 4) or 3 (2 steps, loss 1);
+    demand 1 adds 2 (1 step, loss 1). 3 + 2 = 5 real, 3 steps: short; 6 + 2: 4 steps, loss 5; 6 alone is
+    3 steps. So 5, which is also the least loss of a real plan (6 + 2 = 8 < 10: none!) -- the bound may
+    stand below plans that do not exist: it only has to stand below those that do."""
+    from models.cover import _stepped_bound
+
+    owner, slot, start = np.zeros(3, dtype=int), np.array([0, 0, 1]), np.array([0])
+    bound = _stepped_bound(np.array([True]), owner, slot, start, np.array([4.0, 1.0, 1.0]), np.array([6.0, 3.0, 2.0]),
+                           np.array([10.0]), steps=4)
+    assert bound.tolist() == [5.0]
 
 
 @pytest.mark.unit
@@ -122,8 +141,8 @@ def _spend_world(min_voucher: float = 0.0, min_spend: float = 0.0) -> dict:
 
     At budget price 1 each bill yuan costs 0.5: profits d1 1, d2 -0.5, d3 -0.4. The best plan alone is
     d1 (bill 2). Meeting 3: d1 + d3 (profit 0.6, bill 3) or d1 + d2 (0.5, bill 4). So Phi = 0.6 and
-    L(1) = 2 x 1 + 0.6 = 2.6, plan {d1, d3}. The one-cover LP took half of d2 (loss 0.25 for the one
-    yuan missing, the best ratio): 0.75, L = 2.75."""
+    L(1) = 2 x 1 + 0.6 = 2.6, plan {d1, d3}. The one-cover LP (the pricing before) took half of d2 (loss
+    0.25 for the one yuan missing, the best ratio): 0.75, L = 2.75."""
     spec = base()
     spec["pools"] = spec["pools"][1:]
     spec["programs"][0].update(budget_yuan=2.0, min_voucher_yuan=min_voucher, min_spend_yuan=min_spend)
@@ -141,11 +160,6 @@ def test_pricing_meets_a_threshold_with_the_cheapest_whole_demands(tmp_path, thr
     assert priced.bound == pytest.approx(2.6)
     assert priced.phi.tolist() == pytest.approx([0.6])
     assert sorted(data.pairs["demand_id"][priced.selected]) == ["d1", "d3"]
-    # the cover relaxation, kept for enterprises the exact search cannot hold, gives the LP's 0.75
-    total, claim, bill, _, arg, on = r._per_demand(r.value - r.claim)
-    short = r._short(claim, bill)
-    relaxed, _, _ = r._cover_relaxation(r.value - r.claim, np.zeros(1), total, arg, on, short)
-    assert relaxed.tolist() == pytest.approx([0.75], abs=1e-6)
 
 
 def _brute_phi(r: Relaxation, y: Multipliers, e: int) -> float:
