@@ -54,6 +54,7 @@ REPRICE_ROUNDS = 2  # pricing rounds after each fixing round
 MISFITS = 3  # plans of one enterprise that did not fit before it is left to the placement pass
 MAX_FIXING_ROUNDS = 1000
 BLOCK_MASTER_SHARE = 1.0  # of the time left after column generation, for the integer master on time blocks
+BLOCK_MASTER_GAP = 0.01  # its target: making the assignment hour by hour loses more than this (1-3 %)
 
 
 @dataclass
@@ -458,7 +459,7 @@ def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, b
     master.require_must_serve()
     if len(baseline_plans):
         master.set_start(baseline_plans)
-    master.h.setOptionValue("mip_rel_gap", max(1e-6, target_gap * 0.5))
+    master.h.setOptionValue("mip_rel_gap", max(BLOCK_MASTER_GAP, target_gap))  # the hours lose more than this
     ok, value = master.solve(seconds)
     chosen = np.zeros(r.n_pairs, dtype=bool)
     if ok:

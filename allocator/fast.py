@@ -47,7 +47,8 @@ FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when 
 AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the default method is fast
 COST_STAGE_SHARE = 0.05  # of the time left after the baselines, kept for the cost stage at least
 TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for the bound and the assignment
-SCHEDULE_SHARE = 0.35  # of the time on hourly instances, for the hourly schedule MIP
+SCHEDULE_SHARE = 0.5  # of the time on hourly instances, for the hourly schedule MIPs
+WIDEN_MAX_COLUMNS = 60_000  # the hourly MIP with pools and hours free, up to this many model columns
 RESTRICTED_MIP_GAP = 1e-4
 POLISH_MAX_COLUMNS = 20_000  # up to this many model columns (all pairs, else the priced ones) a MIP polishes the plan
 
@@ -95,15 +96,19 @@ def _better(scr: Screen, a: HeuristicPlan, b: HeuristicPlan) -> HeuristicPlan:
     return max((b, a), key=lambda p: (not p.unplaced_must_serve, _value(scr, p)))
 
 
-def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None) -> FastResult:
+def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None,
+               decomposition_share: float = 1.0) -> FastResult:
     """Decomposition bound and plan, an hourly schedule where needed, then the cost stage.
     ``warm``: prices and plan columns to start column generation from (the partitioned method's parts').
+    ``decomposition_share``: of the value stages' time, the most the decomposition takes on one period (auto
+    on mid-size instances keeps the rest for the exact MIP from its plan).
     A live line (:class:`allocator.progress.Progress`) shows stage, value, bound and gap while it runs."""
     with Progress(options.progress and not options.verbose) as live:
-        return _solve_fast(instance, scr, options, best_heuristic, warm, live)
+        return _solve_fast(instance, scr, options, best_heuristic, warm, live, decomposition_share)
 
 
-def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm, live: Progress) -> FastResult:
+def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm, live: Progress,
+                decomposition_share: float = 1.0) -> FastResult:
     from allocator.decompose import solve_by_decomposition
     from models.data import prepare
 
@@ -131,7 +136,7 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     # the value stages get the time; the cost stage what they leave, and at least COST_STAGE_SHARE of it
     value_end = deadline - COST_STAGE_SHARE * (deadline - time.perf_counter())
     left = value_end - time.perf_counter()
-    decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left
+    decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left * decomposition_share
     dec = solve_by_decomposition(instance, scr, data, start, max(1.0, decomposition_seconds), target_gap,
                                  progress=live, blocks=TIME_BLOCKS if hourly else None,
                                  warm=warm)
@@ -153,6 +158,8 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
         notes += schedule_notes
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
+    if not dec.exact and not plan.unplaced_must_serve:
+        plan = _widen_hours(instance, scr, plan, dec, value_end, target_gap, notes, live, phases)
     left = value_end - time.perf_counter()
     allowed = np.ones(data.n_pairs, dtype=bool) if model_columns(scr) <= POLISH_MAX_COLUMNS else dec.support
     if (dec.exact and allowed is not None and allowed.sum() <= POLISH_MAX_COLUMNS and left > 1.0
@@ -189,6 +196,33 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     if plan.unplaced_must_serve:
         status = "no_solution"
     return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.warm)
+
+
+def _widen_hours(instance: Instance, scr: Screen, plan: HeuristicPlan, dec, value_end: float, target_gap: float,
+                 notes: list[str], live: Progress, phases: dict) -> HeuristicPlan:
+    """Hourly instances, while the value is short of the target and time is left: the schedule MIP again,
+    from the plan, over every pair of the demands it serves or the block assignment chose, and every
+    priced pair of the others (a demand may now move to another pool or hour), as far as WIDEN_MAX_COLUMNS."""
+    t0 = time.perf_counter()
+    left = value_end - t0
+    if left < 2.0 or dec.bound - _value(scr, plan) <= target_gap * abs(dec.bound):
+        return plan
+    pairs = scr.pairs
+    ids = pairs["demand_id"].to_numpy()
+    chosen_ids = set(ids[plan.chosen | dec.chosen])
+    allowed = np.isin(ids, list(chosen_ids)) | plan.chosen
+    wide = allowed | (dec.support if dec.support is not None else False)
+    if model_columns(dataclasses.replace(scr, pairs=pairs[wide])) <= WIDEN_MAX_COLUMNS:
+        allowed = wide
+    elif model_columns(dataclasses.replace(scr, pairs=pairs[allowed])) > WIDEN_MAX_COLUMNS:
+        return plan
+    live.update("widen")
+    better, _ = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes,
+                               "hourly MIP, pools and hours free", progress=live)
+    if _value(scr, better) > _value(scr, plan):
+        better = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=better)
+    phases["widen"] = time.perf_counter() - t0
+    return _better(scr, better, plan)
 
 
 def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,

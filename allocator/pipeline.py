@@ -7,7 +7,6 @@ order and times each phase.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,9 +104,10 @@ def value_upper_bound(scr: Screen) -> float:
 
 
 def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
-    """The method to run: ``auto`` is the exact MIP up to AUTO_FAST_COLUMNS model columns (above
-    AUTO_FAST_FIRST_COLUMNS started from the fast method's plan) and the fast path above. ``--gap`` is
-    a stopping target for either, never a reason to choose one (see docs/decisions.md)."""
+    """The method to run: ``auto`` is the exact MIP up to AUTO_EXACT_COLUMNS model columns; above, the fast
+    path, which up to AUTO_FAST_COLUMNS keeps most of the time for the exact MIP from its plan (its polish
+    stage, to --gap or 1e-4), so auto never returns less than the fast method. ``--gap`` is a stopping
+    target, never a reason to choose a method (see docs/decisions.md)."""
     from allocator.fast import AUTO_FAST_COLUMNS, model_columns
 
     if options.method != "auto":
@@ -115,12 +115,14 @@ def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
     columns = model_columns(scr)
     if columns > AUTO_FAST_COLUMNS:
         return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
-    first = " (started from the fast method's plan)" if columns > AUTO_FAST_FIRST_COLUMNS else ""
-    return "exact", [f"method auto chose exact{first}: {columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"]
+    if columns > AUTO_EXACT_COLUMNS:
+        return "fast", [f"method auto chose fast, then the exact MIP from its plan: {AUTO_EXACT_COLUMNS:,} < "
+                        f"{columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"]
+    return "exact", [f"method auto chose exact: {columns:,} model columns <= {AUTO_EXACT_COLUMNS:,}"]
 
 
-AUTO_FAST_FIRST_COLUMNS = 2_000  # auto's exact MIP above this many model columns starts from the fast method's plan
-FAST_FIRST_SHARE = 0.3  # of the time left, at most, for that fast run (it stops earlier at its own target gap)
+AUTO_EXACT_COLUMNS = 2_000  # auto runs the exact MIP alone up to this many model columns
+AUTO_DECOMPOSITION_SHARE = 0.5  # above it, the share of the value time the fast method's decomposition gets
 
 
 def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
@@ -152,7 +154,10 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
         options = dataclasses.replace(options, deadline=end, time_limit=max(0.5, end - time.perf_counter()))
     uses_solver = method in ("exact", "fast", "partition")
     if method == "exact":
-        decided = _exact(instance, scr, options, seconds, t0, fast_first=bool(notes) and "fast method's plan" in notes[0])
+        decided = _exact(instance, scr, options, seconds, t0)
+    elif method == "fast" and notes and "then the exact MIP" in notes[0]:  # auto: the polish MIP gets most of the time
+        decided = _fast(instance, scr, dataclasses.replace(options, gap_given=True), seconds, t0,
+                        decomposition_share=AUTO_DECOMPOSITION_SHARE)  # --gap or 1e-4: the exact MIP's target
     elif method == "fast":
         decided = _fast(instance, scr, options, seconds, t0)
     elif method == "partition":
@@ -251,11 +256,8 @@ class _Chosen:
     warm: object = None
 
 
-def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float,
-           fast_first: bool = False) -> _Chosen:
-    """The exact MIP, warm-started from the best baseline, which is also the fallback; with ``fast_first``
-    (auto on mid-size instances) from the fast method's plan when it is better, so auto never returns less
-    than the fast method would have, and with its Lagrangian bound."""
+def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """The exact MIP, warm-started from the best baseline, which is also the fallback."""
     from allocator.fast import AUTO_FAST_COLUMNS, model_columns
     from models.build import build_model
     from models.data import prepare
@@ -274,27 +276,9 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         return _Chosen(np.zeros(0, dtype=bool), _empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = _best_heuristic(instance, scr)
     first_notes: list[str] = []
-    if fast_first:
-        from allocator.fast import solve_fast
-
-        left = remaining(options, None)
-        share = None if left is None else max(1.0, FAST_FIRST_SHARE * left)
-        fast_options = dataclasses.replace(options, method="fast", time_limit=share,
-                                           deadline=None if share is None else time.perf_counter() + share)
-        baseline = heuristic
-        fast = solve_fast(instance, scr, fast_options, lambda: baseline)
-        values = scr.pairs["value"].to_numpy()
-        first_notes.append(f"the fast method first ({sum(fast.phases.values()):.1f} s): value "
-                           f"{float(values[fast.chosen].sum()):,.6g}, bound {fast.bound:,.6g}")
-        if fast.status in ("optimal", "feasible") and float(values[fast.chosen].sum()) > float(values[heuristic.chosen].sum()):
-            from allocator.heuristics import HeuristicPlan
-
-            heuristic = HeuristicPlan(fast.chosen, fast.schedule, [])
-        lagrangian = fast.bound if fast.status in ("optimal", "feasible") else math.inf
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
-    if not fast_first:
-        share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
-        lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
+    share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
+    lagrangian, _ = certified_bound(instance, scr, options, heuristic, seconds=share)
     if options.deadline is not None:  # the build, the greedy start and the bound count against the limit too
         options = dataclasses.replace(options, time_limit=max(0.5, options.deadline - time.perf_counter()))
     run = solve_model(model, options, start)
@@ -363,11 +347,13 @@ def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, sec
                    {"pairs": len(scr.pairs)})
 
 
-def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float,
+          decomposition_share: float = 1.0) -> _Chosen:
     """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.fast`)."""
     from allocator.fast import solve_fast
 
-    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr))
+    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr),
+                        decomposition_share=decomposition_share)
     seconds["build"] = time.perf_counter() - t0 - sum(v for k, v in result.phases.items() if k != "build")
     seconds["solve"] = sum(v for k, v in result.phases.items() if k != "build")
     seconds.update({f"solve_{k}": v for k, v in result.phases.items() if k != "build"})

@@ -62,7 +62,7 @@ def test_auto_choice_is_reported_in_summary(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["method"] == "exact" and summary["method_requested"] == "auto"
-    assert summary["notes"][0] == "method auto chose exact: 6 model columns <= 20,000"
+    assert summary["notes"][0] == "method auto chose exact: 6 model columns <= 2,000"
     assert summary["served_value"] == pytest.approx(10.0)
 
 
