@@ -83,16 +83,19 @@ def validate(instance: Path) -> None:
 @main.command()
 @click.argument("instance", type=existing_folder)
 @click.option("-o", "--output", "plan", type=click.Path(path_type=Path), required=True, help="Plan folder to write.")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None, help="Seconds for the whole solve.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds for the whole command, reading to writing.")
 @click.option("--gap", type=click.FloatRange(min=0), default=None,
-              help="Relative MIP gap [default: 1e-4]; given, it keeps the exact MIP under --method auto.")
+              help="Stop once the plan is proven within this relative gap [default: 1e-4 for the exact MIP, "
+                   "0.005 for the fast method].")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Solver threads.")
 @click.option("--solver", type=click.Choice(["highs", "scip", "cbc"]), default="highs", show_default=True,
               help="MIP solver: highs, or scip / cbc where installed.")
 @click.option("--method", type=click.Choice(["auto", "exact", "fast", "partition", "fcfs", "greedy"]), default="auto",
               show_default=True,
-              help="auto (exact MIP up to 20,000 model columns, fast above), exact, fast (LP bound, rounding, "
-                   "restricted MIP), partition (parts by enterprise in parallel), or the baselines fcfs and greedy.")
+              help="auto (exact MIP up to 2,000 model columns, fast above, with the exact MIP from its plan up to "
+                   "20,000), exact, fast (price-and-fix), partition (parts by enterprise in parallel), or the "
+                   "baselines fcfs and greedy.")
 @click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True, help="--method partition: parts.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="--method partition: local worker processes [default: one per core].")
