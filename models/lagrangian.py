@@ -11,9 +11,7 @@ small problem per enterprise:
          + sum_{c,t} green_kwh(c, t) * max(0, y_grid(c,t) - y_green(c,t) + y_share(c))
          + sum_e Phi_e(y)
 
-    Phi_e(y) = max over plans x of e of   sum_k rho_k x_k - y_budget(g) * min(A_e, C_e)
-
-with A_e = sum_k a_k x_k the claim of R8, a_k = r(d, p) * b_k per pair (``claim_yuan``)
+    Phi_e(y) = max over plans x of e of   sum_k rho_k x_k - y_budget(g) * min(r_e B_e, C_e)
 
 with rho_k = value_k - (cheapest schedule of pair k at per-card-hour prices
 q(t) = y_cap(p, t) + kwh_per_card_hour * (y_grid(c, t) - y_green(c, t) + y_share(c) * share(c))).
@@ -25,22 +23,21 @@ enterprise's own constraints are replaced by their convex hull, much tighter tha
 big-M LP of :mod:`models.subsidy`: there the LP pays for a capped enterprise at the chord
 C_e * B / B_max, or spreads a demand over several pools to look bigger than it is.
 
-Phi_e has a closed form. Because -y min(A, C) = max(-y A, -y C), Phi_e is the larger of
-  * "rate":  sum_d max(0, max_k (rho_k - y a_k))     (each demand on its own),
-  * "capped": sum_d max(0, max_k rho_k) - y C_e        (the cap paid once),
-  * "free":  the same over pairs with a bill of 0 only (thresholds never apply),
-where must-serve demands take their best pair even at a loss. The thresholds of R8 ("if
-B_e > 0 then S_e >= min voucher and spend_ytd + B_e >= min spend") read B_e >= beta_e with
-beta_e = max(min_voucher / r_e, min_spend - spend_ytd), r_e the largest rate r(d, p) of e's
-pairs (A_e <= r_e B_e, so every plan meeting the voucher has B_e >= min_voucher / r_e: the
-relaxation stays valid; it is exact when e has one rate), and forbid billing altogether when
-C_e < min_voucher. Where a case's best plan bills 0 < B_e < beta_e, the case is bounded by
-min over s >= 0 of max_x [sum_k (c_k + s b_k) x_k] - s beta_e (the bound of the cover
-B_e >= beta_e relaxed with one multiplier s, found by bisection), and the plan at the
-upper end of the bracket meets the threshold, so every plan returned keeps the rules of
-its enterprise. Where e's pairs have different rates (rates.csv), B_e >= beta_e does not
-imply A_e >= min voucher: a plan that misses the true thresholds is dropped (e plans
-nothing at those prices; the bound is unchanged).
+Phi_e is computed per enterprise, vectorized over all of them. Because
+-y min(A, C) = max(-y A, -y C), Phi_e is the largest of
+  * "rate":  max over plans of sum_k (rho_k - y claim_k)      (claim_k = r(d, p) x bill_k, per pair),
+  * "capped": max over plans of sum_k rho_k - y C_e            (the cap paid once),
+  * "free":  the best plan over pairs with a bill of 0 only (thresholds never apply),
+where must-serve demands take their best pair even at a loss. Without thresholds each case
+is each demand's best pair (or none). R8's thresholds ("if B_e > 0 then min(A_e, C_e) >= min
+voucher and spend_ytd + B_e >= min spend") forbid billing altogether when C_e < min voucher;
+otherwise, where a case's best plan bills but misses one, the best plan that meets them is
+found exactly by :func:`models.cover.cheapest_cover` (the cheapest moves of whole demands from
+the best plan up to the thresholds), so Phi_e is the enterprise's true best and column
+generation converges to the convex hull's bound. Where that search gives up (an enterprise with
+very many requests, or too many partial plans), Phi_e is bounded from above by a dynamic program on
+the need rounded to steps (or the cover's LP), still valid, and priced with the best plan found that
+meets the thresholds (or none). Every plan returned keeps the rules of its enterprise.
 """
 
 from __future__ import annotations
@@ -50,9 +47,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
+from models.cover import cheapest_cover
 from models.data import ModelData
 
-THRESHOLD_STEPS = 40  # bisection steps for the threshold multiplier s
 TOLERANCE = 1e-9
 
 
@@ -93,7 +90,7 @@ class Priced:
     """What the enterprises do at given prices: the bound and each enterprise's best plan."""
 
     bound: float  # L(y)
-    phi: np.ndarray  # Phi_e per enterprise (relaxed thresholds: an upper bound on the plan's own profit)
+    phi: np.ndarray  # Phi_e per enterprise (an upper bound on the plan's own profit; equal where priced exactly)
     selected: np.ndarray  # bool per pair: the plans, one per enterprise
     take_card_hours: np.ndarray  # per usage row: the cheapest schedule of the selected pairs (0 elsewhere)
 
@@ -121,7 +118,6 @@ class Relaxation:
         self.n_centers = len(inst.centers)
         self.value = pairs["value"].to_numpy(dtype=float)
         self.bill = pairs["bill_yuan"].to_numpy(dtype=float)
-        self.claim = pairs["claim_yuan"].to_numpy(dtype=float)  # r(d, p) * bill: the pair's claim (R8)
         self.n_pairs = len(pairs)
         self.demand = pd.factorize(pairs["demand_id"], sort=False)[0]  # pairs are contiguous per demand
         self.n_demands = int(self.demand.max()) + 1 if self.n_pairs else 0
@@ -135,31 +131,24 @@ class Relaxation:
         self.must[self.demand[pairs["must_serve"].to_numpy(dtype=bool)]] = True
 
         ent = data.enterprises.set_index("enterprise_id").reindex(self.enterprise_ids)
-        pair_rate = pairs["rate"].to_numpy(dtype=float)
-        self.rate = np.full(self.n_enterprises, -np.inf)  # the largest rate r(d, p) of the enterprise's pairs
-        np.maximum.at(self.rate, ent_code, pair_rate)
-        lowest = np.full(self.n_enterprises, np.inf)
-        np.minimum.at(lowest, ent_code, pair_rate)
-        self.mixed_rate = lowest < self.rate  # the thresholds are checked on the true claim (see price)
         self.cap_yuan = ent["remaining_cap_yuan"].to_numpy(dtype=float)
         self.program_ids = list(data.programs["program_id"])
         self.n_programs = len(self.program_ids)
         self.program = pd.Index(self.program_ids).get_indexer(ent["program_id"])
         self.budget_yuan = data.programs["budget_yuan"].to_numpy(dtype=float)
-        voucher = ent["min_voucher_yuan"].to_numpy(dtype=float)
-        spend_gap = (ent["min_spend_yuan"] - ent["spend_ytd_yuan"]).clip(lower=0.0).to_numpy(dtype=float)
-        self.voucher_yuan, self.spend_gap_yuan = voucher, spend_gap
+        # R8's claim per pair, r(d, p) * bill (allocator.instance.derived.pair_rates, screened per pair):
+        # every subsidy and threshold below reads it per pair
+        self.claim = pairs["claim_yuan"].to_numpy(dtype=float) if self.n_pairs else np.zeros(0)
+        self.voucher = ent["min_voucher_yuan"].to_numpy(dtype=float)
+        self.spend_need = (ent["min_spend_yuan"] - ent["spend_ytd_yuan"]).clip(lower=0.0).to_numpy(dtype=float)
+        self.never = self.cap_yuan < self.voucher - 1e-6  # billing at all breaks the minimum voucher
+        billed = self.bill > 0
         with np.errstate(divide="ignore", invalid="ignore"):
-            voucher_bill = np.where(voucher > 0, voucher / self.rate, 0.0)  # rate 0 and a voucher: inf
-        never = self.cap_yuan < voucher - 1e-6
-        self.threshold_bill = np.where(never, np.inf, np.maximum(voucher_bill, spend_gap))
-        if self.n_pairs:
-            most = np.maximum.reduceat(self.bill, self.demand_start)
-            is_most = self.bill >= most[self.demand]
-            self.largest_bill_pair = np.minimum.reduceat(np.where(is_most, np.arange(self.n_pairs), self.n_pairs), self.demand_start)
-            self.max_bill = np.bincount(self.enterprise_of_demand, weights=most, minlength=self.n_enterprises)
-        positive = self.bill[self.bill > 0]
-        self.smallest_bill = float(positive.min()) if len(positive) else 1.0
+            ratio = np.where(billed, self.claim / np.where(billed, self.bill, 1.0), np.nan)
+        self.rate_low = np.full(self.n_enterprises, np.inf)
+        self.rate_high = np.zeros(self.n_enterprises)
+        np.minimum.at(self.rate_low, self.enterprise[billed], ratio[billed])
+        np.maximum.at(self.rate_high, self.enterprise[billed], ratio[billed])
 
         rows = data.usage_rows
         periods = data.screen.capacity_card_hours.shape[1]
@@ -235,8 +224,8 @@ class Relaxation:
         """Best pair per demand (must-serve demands take it even at a loss) and the enterprise sums.
 
         ``pairs``: a subset of pair indices, whole demands, in order (default: every pair); ``profit``
-        is given for those pairs. Returns per enterprise (total, bill) and per demand of the subset
-        (demand index, best pair, served)."""
+        is given for those pairs. Returns per enterprise (total, claim, bill) and per demand of the
+        subset (demand index, best pair, served)."""
         if pairs is None:
             starts, demands = self.demand_start, np.arange(self.n_demands)
             index = np.arange(self.n_pairs)
@@ -254,44 +243,60 @@ class Relaxation:
         gain = np.where(on, best, np.where(must, -np.inf, 0.0))
         owner = self.enterprise_of_demand[demands]
         total = np.bincount(owner, weights=gain, minlength=self.n_enterprises)
+        claim = np.bincount(owner, weights=np.where(on, self.claim[arg], 0.0), minlength=self.n_enterprises)
         bill = np.bincount(owner, weights=np.where(on, self.bill[arg], 0.0), minlength=self.n_enterprises)
-        return total, bill, demands, arg, on
+        return total, claim, bill, demands, arg, on
 
-    def _meet_threshold(self, profit, constant, total, arg, on, short):
-        """For enterprises ``short`` of their threshold bill: the cover bound and a plan that meets it.
+    def _short(self, claim: np.ndarray, bill: np.ndarray) -> np.ndarray:
+        """Per enterprise: a plan of this claim and bill bills something but misses a threshold of R8."""
+        return (bill > TOLERANCE) & (self.never | (claim < self.voucher * (1 - TOLERANCE))
+                                     | (bill < self.spend_need * (1 - TOLERANCE)))
 
-        Any s >= 0 gives a valid bound; bisection looks for the s at which the plan's bill
-        crosses beta_e. A case whose largest possible bill misses beta_e is infeasible."""
-        never = short & ~np.isfinite(self.threshold_bill)  # billing at all breaks a threshold: only bill-0 plans
+    def _meet_threshold(self, profit, constant, total, claim, bill, arg, on, short):
+        """For enterprises ``short`` of their thresholds: the best plan that meets them and its profit.
+
+        Exact (:func:`models.cover.cheapest_cover`: the cheapest moves from the best plan up to the
+        thresholds) for every enterprise it solves; the others are bounded by the one-cover LP
+        (:meth:`_cover_relaxation`). A case with no plan meeting the thresholds is -inf."""
+        never = short & self.never  # billing at all breaks a threshold: only bill-0 plans (the "free" case)
         total = np.where(never, -np.inf, total)
         short = short & ~never
         if not short.any():
             return total, arg, on
-        pairs = np.flatnonzero(short[self.enterprise])
-        profit, bill, owner = profit[pairs], self.bill[pairs], self.enterprise[pairs]
-        beta = np.where(short, self.threshold_bill, 0.0)
-        reachable = self.max_bill >= beta * (1 - TOLERANCE)
-        finite = profit[np.isfinite(profit)]
-        spread = float(finite.max() - finite.min()) if len(finite) else 1.0
-        lo = np.zeros(self.n_enterprises)
-        hi = np.full(self.n_enterprises, 2.0 * (spread + 1.0) / self.smallest_bill)
-        bound = total.copy()
-        for _ in range(THRESHOLD_STEPS):
-            s = np.where(short, 0.5 * (lo + hi), 0.0)
-            t, b, _, _, _ = self._per_demand(profit + s[owner] * bill, pairs)
-            bound = np.where(short, np.minimum(bound, t - constant - s * beta), bound)
-            under = b < beta * (1 - TOLERANCE)
-            lo = np.where(short & under, s, lo)
-            hi = np.where(short & ~under, s, hi)
-        s = np.where(short, hi, 0.0)
-        t, b, demands, a, o = self._per_demand(profit + s[owner] * bill, pairs)
-        bound = np.where(short, np.minimum(bound, t - constant - s * beta), bound)
-        missed = (reachable & (b < beta * (1 - TOLERANCE)))[self.enterprise_of_demand[demands]]
-        a = np.where(missed, self.largest_bill_pair[demands], a)  # bracket too narrow: largest bills meet beta
-        o = o | missed
-        total = np.where(short, np.where(reachable, bound, -np.inf), total)
+        pairs = np.flatnonzero(short[self.enterprise] & np.isfinite(profit))
+        d = self.demand[pairs]
+        base_on, base_k = on[d], arg[d]
+        option = ~(base_on & (pairs == base_k))
+        pairs, d, base_on, base_k = pairs[option], d[option], base_on[option], base_k[option]
+        e = self.enterprise[pairs]
+        loss = np.maximum(np.where(base_on, profit[base_k], 0.0) - profit[pairs], 0.0)
+        gain_claim = self.claim[pairs] - np.where(base_on, self.claim[base_k], 0.0)
+        gain_bill = self.bill[pairs] - np.where(base_on, self.bill[base_k], 0.0)
+        # where an enterprise's claims are one rate times its bills, both needs are one need on the bill
+        one = short & (self.rate_low >= self.rate_high * (1 - 1e-12)) & (self.rate_high > 0)
+        voucher, spend = short & (self.voucher > 0), short & (self.spend_need > 0)
+        need_claim = np.where(voucher, self.voucher * (1 - TOLERANCE) - claim, -np.inf)
+        need_bill = np.where(spend, self.spend_need * (1 - TOLERANCE) - bill, -np.inf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            need_bill = np.where(one, np.maximum(need_bill, need_claim / np.where(one, self.rate_high, 1.0)), need_bill)
+        need_claim = np.where(one, -np.inf, need_claim)
+        # a threshold of 0 holds whatever is chosen: its need and gains are left out
+        gain_claim = np.where(np.isfinite(need_claim[e]), gain_claim, 0.0)
+        gain_bill = np.where(np.isfinite(need_bill[e]), gain_bill, 0.0)
+        need_claim = np.where(np.isfinite(need_claim), need_claim, 0.0)
+        need_bill = np.where(np.isfinite(need_bill), need_bill, 0.0)
+        useful = ((need_claim[e] > 0) & (gain_claim > 0)) | ((need_bill[e] > 0) & (gain_bill > 0))
+        cover = cheapest_cover(e[useful], d[useful], loss[useful], gain_claim[useful], gain_bill[useful],
+                               need_claim, need_bill)
         arg, on = arg.copy(), on.copy()
-        arg[demands], on[demands] = a, o
+        picked = pairs[useful][cover.chosen]
+        arg[self.demand[picked]], on[self.demand[picked]] = picked, True
+        # the bound: exact where the search proved the least loss, else a lower bound on it (so Phi stays an
+        # upper bound); -inf where no plan meets the thresholds. An enterprise left without a plan is left out.
+        total = np.where(short, total - np.where(short, cover.bound, 0.0), total)
+        planless = short & np.isinf(cover.loss) & np.isfinite(cover.bound)
+        if planless.any():
+            on = on & ~planless[self.enterprise_of_demand]
         return total, arg, on
 
     def price(self, y: Multipliers) -> Priced:
@@ -309,11 +314,11 @@ class Relaxation:
         for profit, constant, mask in cases:
             if mask is not None:
                 profit = np.where(mask, profit, -np.inf)
-            total, bill, _, arg, on = self._per_demand(profit)
+            total, claim, bill, _, arg, on = self._per_demand(profit)
             total = total - constant
-            short = (bill > TOLERANCE) & (bill < self.threshold_bill * (1 - TOLERANCE)) & np.isfinite(total)
+            short = self._short(claim, bill) & np.isfinite(total)
             if mask is None and short.any():
-                total, arg, on = self._meet_threshold(profit, constant, total, arg, on, short)
+                total, arg, on = self._meet_threshold(profit, constant, total, claim, bill, arg, on, short)
             options.append((total, arg, on))
         totals = np.stack([o[0] for o in options])
         which = np.argmax(totals, axis=0)
@@ -323,8 +328,6 @@ class Relaxation:
         on = np.choose(case_of_demand, [o[2] for o in options]) & np.isfinite(phi)[self.enterprise_of_demand]
         selected = np.zeros(self.n_pairs, dtype=bool)
         selected[arg[on]] = True
-        if self.mixed_rate.any():
-            selected &= self._meets_thresholds(selected)[self.enterprise]
         take = np.where(selected[self.row_pair], take, 0.0)
         return Priced(self._constant(y) + float(phi.sum()), phi, selected, take)
 
@@ -338,19 +341,11 @@ class Relaxation:
         return float((y.capacity * self.capacity).sum() + (y.grid * grid).sum()
                      + (y.budget * budget).sum() + green.sum())
 
-    def _meets_thresholds(self, selected: np.ndarray) -> np.ndarray:
-        """Per enterprise: its selected plan meets R8's thresholds on the true claim (B_e = 0 always does)."""
-        bill = np.bincount(self.enterprise, weights=self.bill * selected, minlength=self.n_enterprises)
-        voucher, gap = self.voucher_yuan, self.spend_gap_yuan
-        ok = ((self.plan_subsidy(selected) >= voucher - 1e-7 * (1.0 + voucher))
-              & (bill >= gap - 1e-7 * (1.0 + gap)))
-        return (bill <= 0) | ok | ~self.mixed_rate
-
     # -- plans as numbers -------------------------------------------------------------------------
     def plan_value(self, selected: np.ndarray) -> np.ndarray:
         return np.bincount(self.enterprise, weights=self.value * selected, minlength=self.n_enterprises)
 
     def plan_subsidy(self, selected: np.ndarray) -> np.ndarray:
-        """min(A_e, C_e) of R8 per enterprise for the selected pairs, A_e the sum of their claims."""
+        """min(A_e, C_e) of R8 per enterprise for the selected pairs (A_e: the sum of their claims)."""
         claim = np.bincount(self.enterprise, weights=self.claim * selected, minlength=self.n_enterprises)
         return np.minimum(claim, self.cap_yuan)

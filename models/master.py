@@ -11,8 +11,10 @@ plan per enterprise (``convexity``) so that the shared rows hold:
     share[c]:        share(c) * sum_t energy - sum_t green[c, t]        <= 0                     (R6)
     budget[g]:       sum_plans subsidy * theta                          <= budget_yuan(g)        (R9)
     convexity[e]:    sum_plans of e theta                               <= 1
+    must[d]:         sum_plans serving d theta + short[d]               >= 1                     (R10)
 
-with 0 <= green[c, t] <= green_kwh(c, t). Its LP duals are the prices of the next
+with 0 <= green[c, t] <= green_kwh(c, t) and 0 <= short[d] <= 1 priced above any plan's value (fixed
+at 0 in the integer master). Its LP duals are the prices of the next
 pricing round (column generation); with theta binary it is a MIP whose every solution
 is a plan that keeps all rules (one plan per enterprise, shared rows within limits).
 Energy rows exist only at centers with a finite grid cap or a green share.
@@ -85,12 +87,18 @@ class Master:
         self.budget_row = np.full(r.n_programs, -1)
         self.budget_row[finite_budget] = block(r.budget_yuan[finite_budget])
         self.convexity_row = block(np.ones(r.n_enterprises))
+        must = np.flatnonzero(r.must)
+        self.must_row = np.full(r.n_demands, -1)
+        self.must_row[must] = block(np.full(len(must), INF))
         self.row_upper = np.concatenate(upper) if upper else np.zeros(0)
-        h.addRows(self.n_rows, np.full(self.n_rows, -INF), self.row_upper, 0, np.zeros(self.n_rows, dtype=np.int32),
+        row_lower = np.full(self.n_rows, -INF)
+        row_lower[self.must_row[must]] = 1.0
+        h.addRows(self.n_rows, row_lower, self.row_upper, 0, np.zeros(self.n_rows, dtype=np.int32),
                   np.zeros(0, dtype=np.int32), np.zeros(0))
 
         # green[c, t] columns
         cc, tt = np.repeat(energy, T), np.tile(np.arange(T), len(energy))
+        self.green_center, self.green_period = cc, tt
         entries = [(self.grid_row[cc, tt], -1.0), (self.green_use_row[cc, tt], 1.0), (self.share_row[cc], -1.0)]
         col_rows, col_coefs, col_of = [], [], []
         for rows, coef in entries:
@@ -98,7 +106,13 @@ class Master:
             col_rows.append(rows[on]), col_coefs.append(np.full(int(on.sum()), coef)), col_of.append(np.flatnonzero(on))
         self._add_columns(np.zeros(len(cc)), np.zeros(len(cc)), r.green_kwh[cc, tt].astype(float),
                           np.concatenate(col_of), np.concatenate(col_rows), np.concatenate(col_coefs))
-        self.n_fixed_columns = len(cc)
+        # must[d] columns: sum of the plans serving d + short[d] >= 1, short in [0, 1] at a price above any
+        # plan's value, so the LP always has a solution and serves d wherever some set of plans can
+        self.must_penalty = 1.0 + float(np.abs(r.value).sum())
+        self._add_columns(np.full(len(must), -self.must_penalty), np.zeros(len(must)), np.ones(len(must)),
+                          np.arange(len(must)), self.must_row[must], np.ones(len(must)))
+        self.must_short_column = len(cc) + np.arange(len(must))
+        self.n_fixed_columns = len(cc) + len(must)
         self.plans: list[tuple[PlanBatch, int]] = []  # master column (after the green ones) -> (batch, column in it)
         self.plan_enterprise = np.zeros(0, dtype=int)
         self.duals = np.zeros(self.n_rows)
@@ -137,6 +151,9 @@ class Master:
         on = budget_rows >= 0
         parts.append((np.flatnonzero(on), budget_rows[on], subsidy[on]))
         parts.append((np.arange(len(enterprises)), self.convexity_row[enterprises], np.ones(len(enterprises))))
+        served = np.flatnonzero(selected)
+        served = served[(position[r.enterprise[served]] >= 0) & r.must[r.demand[served]]]
+        parts.append((position[r.enterprise[served]], self.must_row[r.demand[served]], np.ones(len(served))))
         cols = np.concatenate([p[0] for p in parts])
         rows = np.concatenate([p[1] for p in parts])
         coefs = np.concatenate([p[2] for p in parts])
@@ -203,6 +220,13 @@ class Master:
         return Multipliers(pick(self.capacity_row), pick(self.grid_row), pick(self.green_use_row), pick(self.share_row),
                            pick(self.budget_row))
 
+    def near_optimal(self, tolerance: float = 1e-3) -> np.ndarray:
+        """Bool per plan column: its LP reduced cost is within ``tolerance`` x its value of 0 (the columns
+        an integer solution near the LP optimum is made of)."""
+        rc = np.asarray(self.h.getSolution().col_dual)[self.n_fixed_columns:]
+        values = np.array([self.plan_value(n) for n in range(len(self.plans))])
+        return rc >= -tolerance * np.maximum(1.0, np.abs(values))
+
     def theta(self) -> np.ndarray:
         """Weight of every plan column in the current solution."""
         return np.asarray(self.h.getSolution().col_value)[self.n_fixed_columns:]
@@ -217,10 +241,33 @@ class Master:
         index = (np.arange(n) + self.n_fixed_columns).astype(np.int32)
         self.h.changeColsIntegrality(n, index, np.full(n, highspy.HighsVarType.kInteger))
 
+    def require_must_serve(self) -> None:
+        """Every must-serve demand served (R10): its shortfall column fixed at 0, for the integer master."""
+        n = len(self.must_short_column)
+        if n:
+            self.h.changeColsBounds(n, self.must_short_column.astype(np.int32), np.zeros(n), np.zeros(n))
+
     def set_start(self, plans: np.ndarray) -> None:
-        """A MIP start: these plan columns at 1 (the solver completes green)."""
-        index = (np.asarray(plans, dtype=np.int32) + self.n_fixed_columns).astype(np.int32)
-        self.h.setSolution(len(index), index, np.ones(len(index)))
+        """A MIP start: these plan columns at 1, every other at 0, green at min(energy, green_kwh) and the
+        must-serve shortfalls they leave. A whole solution: HiGHS completes a partial one by a sub-MIP
+        that takes as long as the time limit before the search itself starts."""
+        r = self.r
+        plans = np.asarray(plans, dtype=int)
+        x = np.zeros(self.n_fixed_columns + len(self.plans))
+        x[self.n_fixed_columns + plans] = 1.0
+        energy = np.zeros((r.n_centers, r.periods))
+        served = np.zeros(r.n_demands, dtype=bool)
+        for n in plans:
+            pairs, (rows, amount) = self.plan(int(n))
+            np.add.at(energy, (r.row_center[rows], r.row_period[rows]), amount * r.row_kwh[rows])
+            served[r.demand[pairs]] = True
+        x[:len(self.green_center)] = np.minimum(energy[self.green_center, self.green_period],
+                                                r.green_kwh[self.green_center, self.green_period])
+        x[self.must_short_column] = np.where(served[np.flatnonzero(r.must)], 0.0, 1.0)
+        solution = highspy.HighsSolution()
+        solution.col_value = x.tolist()
+        solution.value_valid = True
+        self.h.setSolution(solution)
 
     def plan(self, number: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
         """(pair indices, (usage rows, card-hours)) of a plan column."""

@@ -50,7 +50,7 @@ def test_auto_chooses_exact_for_small_and_fast_above_the_threshold(tmp_path):
         fast.AUTO_FAST_COLUMNS = 5
         method, notes = resolve_method(SolveOptions(), scr)
         assert method == "fast" and "6 model columns > 5" in notes[0]
-        assert resolve_method(SolveOptions(gap_given=True), scr)[0] == "exact"  # --gap keeps the exact MIP
+        assert resolve_method(SolveOptions(gap_given=True), scr)[0] == "fast"  # --gap is a target, not a method
     finally:
         fast.AUTO_FAST_COLUMNS = old
     assert AUTO_FAST_COLUMNS == 20_000
@@ -62,7 +62,7 @@ def test_auto_choice_is_reported_in_summary(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["method"] == "exact" and summary["method_requested"] == "auto"
-    assert summary["notes"][0] == "method auto chose exact: 6 model columns <= 20,000"
+    assert summary["notes"][0] == "method auto chose exact: 6 model columns <= 2,000"
     assert summary["served_value"] == pytest.approx(10.0)
 
 
@@ -160,8 +160,8 @@ def test_partition_improves_the_merged_plan_on_the_whole_instance(tmp_path):
 
 
 def test_partition_parts_choose_their_method_by_size_even_with_gap(tmp_path, monkeypatch):
-    """--gap keeps auto on the exact MIP for a whole instance, but a part above the size threshold
-    runs fast: the gap is the whole instance's target (50,000 x 300 parts ran exact for minutes)."""
+    """Each part chooses its method by its own size, whatever the --gap: a part above the size threshold
+    runs fast (the gap is the whole instance's target; 50,000 x 300 parts once ran exact for minutes)."""
     import allocator.solve.fast as fast
 
     monkeypatch.setattr(fast, "AUTO_FAST_COLUMNS", 0)  # every part is "large"
@@ -222,3 +222,43 @@ def test_cli_partition_options(tmp_path):
     summary = json.loads((tmp_path / "p" / "summary.json").read_text())
     assert summary["method"] == "partition" and summary["model"]["parts"] == 2
     assert summary["best_bound"] == pytest.approx(10.0)
+
+
+def _must_serve_hour_world() -> dict:
+    """pB only (10 cards, 1 yuan), two one-hour periods; min spend 9 (a bill of 9 or more). E2's m (must
+    serve, 10 card-hours in hour 0, value 10), E3's z (10 card-hours in hour 0, value 30), E1's x1 and x2
+    (5 card-hours each in hour 1, value 20 each: only together do they bill 9). The optimum keeps m in
+    hour 0 and x1 + x2 in hour 1: 50. Summed over the day (one block) the best assignment takes z, x1 and
+    x2 (70) and leaves m out, and no hour is left for m once z holds hour 0. The baselines place single
+    demands: m, and nothing of E1 (5 < 9 alone): 10."""
+    spec = base()
+    spec["settings"]["periods"] = 2
+    spec["pools"] = spec["pools"][1:]
+    spec["programs"][0]["min_spend_yuan"] = 9.0
+    spec["enterprises"] += [{"enterprise_id": "E2", "program_id": "G"}, {"enterprise_id": "E3", "program_id": "G"}]
+    spec["demands"] += [demand("x1", 5, priority=4.0, release=1, deadline=1), demand("x2", 5, priority=4.0, release=1, deadline=1),
+                        demand("m", 10, enterprise="E2", must_serve=True, release=0, deadline=0),
+                        demand("z", 10, enterprise="E3", priority=3.0, release=0, deadline=0)]
+    return spec
+
+
+def test_hourly_plan_keeps_must_serve_demands_the_assignment_left_out(tmp_path):
+    """The hourly plan made from an assignment that left a must-serve demand out used to miss it, and
+    lost to the baseline (10) whatever it served: now the demand is kept where the baseline has it."""
+    from allocator.solve.exact import _best_heuristic
+    from allocator.solve.fast import schedule_assignment
+
+    folder = write(tmp_path / "i", _must_serve_hour_world())
+    inst = read_instance(folder)
+    scr = screen(inst)
+    start = _best_heuristic(inst, scr)
+    ids = scr.pairs["demand_id"].to_numpy()
+    assert sorted(ids[start.chosen]) == ["m"]
+    assignment = np.isin(ids, ["z", "x1", "x2"])
+    plan, _ = schedule_assignment(inst, scr, assignment, 10.0, 70.0, 1e-4, start)
+    assert sorted(ids[plan.chosen]) == ["m", "x1", "x2"] and plan.unplaced_must_serve == []
+    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert result.plan.served_value == pytest.approx(50.0)
+    # the master serves must-serve demands too, so column generation does not stop at the 70 of plans without m
+    assert result.best_bound == pytest.approx(50.0)
+    check_plan_files(folder, tmp_path / "p")

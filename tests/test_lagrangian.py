@@ -92,10 +92,11 @@ def _voucher_world() -> dict:
     2 card-hours at priority 0.25 (bill 2, value 0.5). A plan must bill at least 1.5 / 0.5 = 3, so d1
     needs d2, and both cost the fund 2 > 1.2: the optimum serves nothing.
 
-    At budget price y in (0.5, 2) the best plan alone is d1 (profit 2 - y), billing 2 < 3. With the cover
-    bill >= 3 priced at s: d1 gives 2 - y + 2s, d2 0.5 - y + 2s, minus 3s; its minimum over s (at
-    s = (y - 0.5) / 2) is 2.25 - 1.5 y. So L(y) = 1.2 y + max(0, 2.25 - 1.5 y):
-    L(0.5) = 2.1, L(1.25) = 1.875, L(1.5) = 1.8 (the LP bound too: x1 = 0.8, x2 = 0.4)."""
+    At budget price y the best plan alone is d1 (profit 2 - y), billing 2 < 3: the plans that meet the
+    voucher are {d1, d2} (profit 2.5 - 2y) and nothing, so L(y) = 1.2 y + max(0, 2.5 - 2 y):
+    L(0.5) = 2.1, L(1.25) = 1.5 (its minimum), L(1.5) = 1.8. The one-cover relaxation priced d1 and d2
+    as if a fraction of d2 could be billed (2.25 - 1.5 y, 1.875 at 1.25); the LP bound is 1.8
+    (x1 = 0.8, x2 = 0.4)."""
     spec = base()
     spec["programs"][0].update(budget_yuan=1.2, min_voucher_yuan=1.5)
     spec["demands"] += [demand("d1", 2), demand("d2", 2, priority=0.25)]
@@ -105,7 +106,7 @@ def _voucher_world() -> dict:
 def test_threshold_cover_bound_by_hand(tmp_path):
     inst, scr, data = _load(tmp_path, _voucher_world())
     r = Relaxation(data)
-    for price, expected in ((0.5, 2.1), (1.25, 1.875), (1.5, 1.8)):
+    for price, expected in ((0.5, 2.1), (1.25, 1.5), (1.5, 1.8)):
         assert r.price(_prices(r, price)).bound == pytest.approx(expected, rel=1e-9), price
     assert _lp_bound(data) == pytest.approx(1.8)
     priced = r.price(_prices(r, 1.0))  # the plan returned meets the threshold: both demands

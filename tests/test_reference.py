@@ -7,8 +7,8 @@
     obeys R1-R10 when the reference re-checks it;
 (c) the same on instances with rates.csv and enterprise kinds (issue 16);
 (d) hand-derived cases for R8's rate rules (tests/reference/cases);
-(e) a disagreement found this way: the fast method exits NoSolution on a feasible instance
-    (cases/fast_must_serve_zero_priority, strict xfail until fixed).
+(e) a disagreement found this way: the fast method exited NoSolution on a feasible instance
+    (cases/fast_must_serve_zero_priority); fixed by the must-serve rows of the master (issue 13).
 """
 
 from __future__ import annotations
@@ -189,8 +189,8 @@ def test_product_bounds_and_plans_without_rates(tmp_path, method):
     assert problems == [], "\n".join(problems)
 
 
-# Disagreements already reduced to a case of their own (and tested there): left out of the sweep below.
-KNOWN = {"s202p3 fast": "cases/fast_must_serve_zero_priority"}
+# Disagreements reduced to a case of their own (and tested there) would be left out of the sweep below.
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.slow
@@ -268,6 +268,7 @@ def test_product_exact_on_the_fast_failure_case():
     assert _compare(CASES / "fast_must_serve_zero_priority", ("exact",)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="fast method exits with NoSolution on a feasible instance (tests/reference/cases/README.md)")
 def test_product_fast_on_the_fast_failure_case():
+    """Once an exit 4 on a feasible instance (a zero-value must-serve demand whose enterprise needs a billed
+    pool for its minimum spend); the fast method now serves it (must-serve rows in the master)."""
     assert _compare(CASES / "fast_must_serve_zero_priority", ("fast",)) == []

@@ -17,15 +17,16 @@ from allocator.solve.options import METHODS, SOLVERS
 @click.argument("instance", type=existing_folder)
 @click.option("-o", "--output", "plan", type=click.Path(path_type=Path), required=True, help="Plan folder to write.")
 @options.time_limit()
-@options.gap(f"Relative gap, a stopping target [default: {options.DEFAULT_GAP:g}]; given, it keeps the exact MIP "
-             "under --method auto.")
+@options.gap("Stop once the plan is proven within this relative gap [default: 1e-4 for the exact MIP, "
+             "0.005 for the fast method].")
 @options.threads()
 @click.option("--solver", type=click.Choice(SOLVERS), default="highs", show_default=True,
               help="MIP solver: highs, or scip / cbc where installed.")
 @click.option("--method", type=click.Choice(METHODS), default="auto",
               show_default=True,
-              help="auto (exact MIP up to 20,000 model columns, fast above), exact, fast (LP bound, rounding, "
-                   "restricted MIP), partition (parts by enterprise in parallel), or the baselines fcfs and greedy.")
+              help="auto (exact MIP up to 2,000 model columns, fast above, with the exact MIP from its plan up to "
+                   "20,000), exact, fast (price-and-fix), partition (parts by enterprise in parallel), or the "
+                   "baselines fcfs and greedy.")
 @click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True, help="--method partition: parts.")
 @options.workers("--method partition: local worker processes [default: one per core].")
 @options.scheduler("--method partition: solve the parts on this Dask scheduler (e.g. tcp://10.0.0.5:8786).")

@@ -235,28 +235,46 @@ def fit_table(instance: Instance, screen: Screen, plan: Plan, demand_ids=None) -
 
 
 def _schedule_tests(instance: Instance, screen: Screen, pairs: pd.DataFrame, left: Leftovers) -> dict[str, np.ndarray]:
-    """schedule_fits per pair: as is, with the pool's cards relaxed, with the center's R6 relaxed."""
+    """:func:`schedule_fits` per pair: as is, with the pool's cards relaxed, with the center's R6 relaxed;
+    the same arithmetic, vectorized over every (pair, period of its window)."""
     centers = instance.centers
-    states = [
-        CenterState(left.energy_kwh[c], screen.green_kwh[c], float(centers["grid_kwh_cap"].iat[c]),
-                    float(centers["min_green_share"].iat[c]))
-        for c in range(len(centers))
-    ]
     room = screen.capacity_card_hours - left.used_card_hours
     pue = centers["pue"].to_numpy(dtype=float)
-    n_periods = room.shape[1]
-    no_room_limit = np.full(n_periods, np.inf)
-    result = {name: np.zeros(len(pairs), dtype=bool) for name in ("as_is", "capacity", "green")}
-    for i, pair in enumerate(pairs.itertuples(index=False)):
-        window = slice(int(pair.release), int(pair.deadline) + 1)
-        limit = np.full(n_periods, float(pair.max_card_hours_per_period))
-        a = float(pair.kw_per_card) * pue[pair.center_idx]
-        state = states[pair.center_idx]
-        u = float(pair.usage_card_hours)
-        result["as_is"][i] = schedule_fits(u, limit, room[pair.pool_idx], a, state, window)
-        result["capacity"][i] = schedule_fits(u, limit, no_room_limit, a, state, window)
-        result["green"][i] = schedule_fits(u, limit, room[pair.pool_idx], a, None, window)
-    return result
+    release = pairs["release"].to_numpy(dtype=int)
+    length = pairs["deadline"].to_numpy(dtype=int) - release + 1
+    row = np.repeat(np.arange(len(pairs)), length)
+    t = np.repeat(release, length) + (np.arange(len(row)) - np.repeat(np.cumsum(length) - length, length))
+    pool = pairs["pool_idx"].to_numpy(dtype=int)[row]
+    c_pair = pairs["center_idx"].to_numpy(dtype=int)
+    c = c_pair[row]
+    a_pair = pairs["kw_per_card"].to_numpy(dtype=float) * pue[c_pair]
+    a = a_pair[row]
+    u = pairs["usage_card_hours"].to_numpy(dtype=float)
+    limit = pairs["max_card_hours_per_period"].to_numpy(dtype=float)[row]
+    energy, green = left.energy_kwh, screen.green_kwh
+    grid_cap = centers["grid_kwh_cap"].to_numpy(dtype=float)
+    share = centers["min_green_share"].to_numpy(dtype=float)
+    powered = a > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        grid_room = np.where(np.isfinite(grid_cap[c]) & powered,
+                             np.clip((green[c, t] + grid_cap[c] - energy[c, t]) / np.where(powered, a, 1.0), 0.0, None), np.inf)
+        green_room = np.where(powered, np.clip((green[c, t] - energy[c, t]) / np.where(powered, a, 1.0), 0.0, None), np.inf)
+    have = np.minimum(energy, green).sum(axis=1)
+    total = energy.sum(axis=1)
+
+    def fits(up: np.ndarray, with_center: bool) -> np.ndarray:
+        up = np.clip(up, 0.0, None)  # a full pool's round-off is no room
+        if not with_center:
+            return np.bincount(row, weights=up, minlength=len(pairs)) >= u * (1.0 - ROUND_OFF)
+        up = np.minimum(up, grid_room)
+        ok = np.bincount(row, weights=up, minlength=len(pairs)) >= u * (1.0 - ROUND_OFF)
+        best_green = a_pair * np.minimum(u, np.bincount(row, weights=np.minimum(up, green_room), minlength=len(pairs)))
+        need = share[c_pair] * (total[c_pair] + a_pair * u)
+        shared = (share[c_pair] > 0) & (a_pair > 0)
+        return ok & (~shared | (have[c_pair] + best_green >= need - _slack(need)))
+
+    as_room = np.minimum(limit, room[pool, t])
+    return {"as_is": fits(as_room, True), "capacity": fits(limit, True), "green": fits(as_room, False)}
 
 
 def binding_family(fits: pd.DataFrame) -> str:

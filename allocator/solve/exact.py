@@ -28,16 +28,19 @@ from allocator.solve.heuristics import (
 )
 from allocator.solve.infeasible import explain_infeasible
 from allocator.solve.lexicographic import solve_model
-from allocator.solve.options import SolveOptions, StartPlan
+from allocator.solve.options import SolveOptions, StartPlan, remaining
 from allocator.solve.result import _Chosen
 
 
 def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
-    """The exact MIP, warm-started from the greedy plan, which is also the fallback."""
+    """The exact MIP, warm-started from the best baseline, which is also the fallback."""
+    from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
     from models.build import build_model
     from models.data import prepare
     from models.start import start_values
 
+    if options.solver == "highs" and options.deadline is not None and model_columns(scr) > AUTO_FAST_COLUMNS:
+        return _exact_by_matrix(instance, scr, options, seconds, t0)
     data = prepare(instance, scr)
     model = build_model(data)
     seconds["build"] = time.perf_counter() - t0
@@ -48,12 +51,12 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         seconds["solve"] = time.perf_counter() - t0
         return _Chosen(np.zeros(0, dtype=bool), empty_schedule(), "optimal", 0.0, ["no demand has an allowed pool"], size, 0.0)
     heuristic = _best_heuristic(instance, scr, options.start)
+    first_notes: list[str] = []
     start = None if heuristic.unplaced_must_serve else start_values(model, data, heuristic.chosen, heuristic.schedule)
     share = EXACT_BOUND_SECONDS if options.time_limit is None else min(EXACT_BOUND_SECONDS, 0.05 * options.time_limit)
     lagrangian, _, prices = certified_bound_and_prices(instance, scr, options, heuristic, seconds=share)
-    if options.time_limit is not None:  # the greedy start and the bound count against the limit too
-        left = max(1.0, options.time_limit - (time.perf_counter() - t0))
-        options = dataclasses.replace(options, time_limit=left)
+    if options.deadline is not None:  # the build, the greedy start and the bound count against the limit too
+        options = dataclasses.replace(options, time_limit=max(0.5, options.deadline - time.perf_counter()))
     run = solve_model(model, options, start)
     seconds["solve"] = time.perf_counter() - t0
     seconds["translate"] = run.translate_seconds
@@ -65,13 +68,18 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         if start is None:
             raise NoSolution(f"no plan found within the limits (the solver ended {first.termination})")
         bound = min(first.bound if first.bound is not None else np.inf, lagrangian)
-        notes = [f"the solver found no plan within the limits ({first.termination}); the plan is the greedy start"]
+        notes = first_notes + [f"the solver found no plan within the limits ({first.termination}); the plan is its start"]
         return _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, notes, size, prices=prices)
     chosen = run.assign > 0.5
     schedule = schedule_from_solution(data.pairs, data.usage_rows, chosen, run.usage)
+    values = data.pairs["value"].to_numpy()
+    if start is not None and float(values[chosen].sum()) < float(values[heuristic.chosen].sum()) - 1e-9 * (
+            1.0 + abs(float(values[heuristic.chosen].sum()))):  # the solver dropped its start: keep the start
+        first_notes.append("the MIP returned less than its start: the plan is the start")
+        chosen, schedule = heuristic.chosen.copy(), heuristic.schedule
     second = run.cost_stage
     proven = first.status == "optimal" and second is not None and second.status == "optimal"
-    notes = list(run.notes)
+    notes = first_notes + list(run.notes)
     if second is not None and second.status == "feasible":
         notes.append(f"cost stage stopped after {second.seconds:.1f} s ({second.termination}); see cost_gap")
     cost_bound = second.bound if second is not None else None
@@ -80,6 +88,39 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
         notes.append(f"best_bound is the Lagrangian bound {lagrangian:,.6g}, tighter than the MIP's {bound:,.6g}")
         bound = lagrangian
     return _Chosen(chosen, schedule, "optimal" if proven else "feasible", bound, notes, size, cost_bound, prices=prices)
+
+
+def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+    """The exact MIP on the numpy-built matrix (the same model, :mod:`models.matrix`), for instances whose
+    Pyomo build and translation alone would outlast --time-limit (290,000 columns: 27 s): value stage from
+    the best baseline, stopped at --gap against the Lagrangian bound or its own proof, then the cost stage
+    with the value held, both to the deadline."""
+    from allocator.solve.fast import _cost_stage, restricted_mip
+
+    heuristic = _best_heuristic(instance, scr, options.start)
+    share = min(EXACT_BOUND_SECONDS, 0.05 * (remaining(options) or 0.0))
+    lagrangian, _, prices = certified_bound_and_prices(instance, scr, options, heuristic, seconds=share)
+    seconds["build"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    notes = [f"the exact MIP built as a numpy matrix ({len(scr.pairs):,} pairs): a Pyomo build would outlast the limit"]
+    everything = np.ones(len(scr.pairs), dtype=bool)
+    value_seconds = 0.9 * remaining(options)
+    plan, mip_bound = restricted_mip(instance, scr, everything, heuristic, value_seconds, lagrangian, options.gap, notes,
+                                     "exact MIP")
+    if plan.unplaced_must_serve:
+        raise NoSolution(f"no plan serving every must_serve demand found within the limits "
+                         f"({', '.join(plan.unplaced_must_serve)})")
+    values = scr.pairs["value"].to_numpy()
+    value = float(values[plan.chosen].sum())
+    bound = min(lagrangian, mip_bound)
+    box = remaining(options)
+    if box > 0.5 and plan.chosen.any():
+        served = scr.pairs["demand_id"].isin(set(scr.pairs["demand_id"].to_numpy()[plan.chosen])).to_numpy()
+        plan = _cost_stage(instance, scr, plan, served, value, box, options, notes)
+    seconds["solve"] = time.perf_counter() - t1
+    proven = bound - value <= options.gap * abs(bound)
+    return _Chosen(plan.chosen, plan.schedule, "optimal" if proven else "feasible", bound, notes,
+                   {"pairs": len(scr.pairs)}, prices=prices)
 
 
 def _best_heuristic(instance: Instance, scr: Screen, start: StartPlan | None = None):

@@ -46,14 +46,15 @@ from allocator.solve.heuristics import (
     place_in_order,
 )
 from allocator.solve.options import VALUE_HOLD_RELATIVE, SolveOptions
-from allocator.solve.progress import StopAtGap
+from allocator.solve.progress import Progress, StopAtGap
 
 FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives none
 FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when the user gives none
 AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the default method is fast
-COST_STAGE_SHARE = 0.15  # of the time left after the baselines, kept for the cost stage
+COST_STAGE_SHARE = 0.05  # of the time left after the baselines, kept for the cost stage at least
 TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for the bound and the assignment
-SCHEDULE_SHARE = 0.35  # of the time on hourly instances, for the hourly schedule MIP
+SCHEDULE_SHARE = 0.5  # of the time on hourly instances, for the hourly schedule MIPs
+WIDEN_MAX_COLUMNS = 60_000  # the hourly MIP with pools and hours free, up to this many model columns
 RESTRICTED_MIP_GAP = 1e-4
 POLISH_MAX_COLUMNS = 20_000  # up to this many model columns (all pairs, else the priced ones) a MIP polishes the plan
 
@@ -88,34 +89,49 @@ def _better(scr: Screen, a: HeuristicPlan, b: HeuristicPlan) -> HeuristicPlan:
     return max((b, a), key=lambda p: (not p.unplaced_must_serve, _value(scr, p)))
 
 
-def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None) -> FastResult:
+def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None,
+               decomposition_share: float = 1.0) -> FastResult:
     """Decomposition bound and plan, an hourly schedule where needed, then the cost stage.
-    ``warm``: prices and plan columns to start column generation from (the partitioned method's parts')."""
+    ``warm``: prices and plan columns to start column generation from (the partitioned method's parts').
+    ``decomposition_share``: of the value stages' time, the most the decomposition takes on one period (auto
+    on mid-size instances keeps the rest for the exact MIP from its plan).
+    A live line (:class:`allocator.solve.progress.Progress`) shows stage, value, bound and gap while it runs."""
+    with Progress(options.progress and not options.verbose) as live:
+        return _solve_fast(instance, scr, options, best_heuristic, warm, live, decomposition_share)
+
+
+def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm, live: Progress,
+                decomposition_share: float = 1.0) -> FastResult:
     from allocator.solve.decompose import solve_by_decomposition
     from models.data import prepare
 
     phases: dict[str, float] = {}
     limit = options.time_limit if options.time_limit is not None else FAST_DEFAULT_SECONDS
     started = time.perf_counter()
-    deadline = started + limit
+    deadline = options.deadline if options.deadline is not None else started + limit
     target_gap = options.gap if options.gap_given else FAST_DEFAULT_GAP
     notes: list[str] = [] if options.solver == "highs" else [f"the fast method runs HiGHS directly, not {options.solver}"]
 
     t0 = time.perf_counter()
+    live.update("build")
     data = prepare(instance, scr)
     phases["build"] = time.perf_counter() - t0
     if data.n_pairs == 0:
         return FastResult(np.zeros(0, dtype=bool), empty_schedule(), "optimal", 0.0, ["no demand has an allowed pair"], {}, phases)
     t0 = time.perf_counter()
+    live.update("baselines")
     start: HeuristicPlan = best_heuristic()
+    live.update(value=_value(scr, start))
     phases["baselines"] = time.perf_counter() - t0
     notes.append(f"best baseline: value {_value(scr, start):,.6g}")
 
     hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
-    left = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
-    decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left
+    # the value stages get the time; the cost stage what they leave, and at least COST_STAGE_SHARE of it
+    value_end = deadline - COST_STAGE_SHARE * (deadline - time.perf_counter())
+    left = value_end - time.perf_counter()
+    decomposition_seconds = left * (1.0 - SCHEDULE_SHARE) if hourly else left * decomposition_share
     dec = solve_by_decomposition(instance, scr, data, start, max(1.0, decomposition_seconds), target_gap,
-                                 progress=options.progress and not options.verbose, blocks=TIME_BLOCKS if hourly else None,
+                                 progress=live, blocks=TIME_BLOCKS if hourly else None,
                                  warm=warm)
     phases.update({f"decompose_{k}": v for k, v in dec.phases.items()})
     notes += dec.notes
@@ -128,23 +144,30 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
         plan = HeuristicPlan(dec.chosen, dec.schedule, dec.unplaced_must_serve)
     else:
         t0 = time.perf_counter()
-        seconds = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
-        plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap)
+        live.update("hours")
+        seconds = value_end - time.perf_counter()
+        plan, schedule_notes = schedule_assignment(instance, scr, dec.chosen, max(1.0, seconds), dec.bound, target_gap,
+                                                   start, live)
         notes += schedule_notes
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
-    left = (deadline - time.perf_counter()) * (1.0 - COST_STAGE_SHARE)
+    if not dec.exact and not plan.unplaced_must_serve:
+        plan = _widen_hours(instance, scr, plan, dec, value_end, target_gap, notes, live, phases)
+    left = value_end - time.perf_counter()
     allowed = np.ones(data.n_pairs, dtype=bool) if model_columns(scr) <= POLISH_MAX_COLUMNS else dec.support
     if (dec.exact and allowed is not None and allowed.sum() <= POLISH_MAX_COLUMNS and left > 1.0
             and dec.bound - _value(scr, plan) > target_gap * abs(dec.bound) and not plan.unplaced_must_serve):
         t0 = time.perf_counter()
         label = "exact MIP from the plan" if allowed.all() else "MIP over the priced pairs"
-        plan, mip_bound = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label)
+        live.update("polish")
+        plan, mip_bound = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes, label,
+                                         progress=live)
         if allowed.all() and mip_bound < dec.bound:  # the MIP over every pair: its bound holds for the instance
             notes.append(f"bound from the exact MIP: {mip_bound:,.6g} (Lagrangian {dec.bound:,.6g})")
             dec.bound = mip_bound
         phases["polish"] = time.perf_counter() - t0
     value = _value(scr, plan)
+    live.update("cost", value=value, bound=dec.bound)
 
     # cost stage on the exact model restricted to the served demands' priced pairs, value held
     t0 = time.perf_counter()
@@ -168,21 +191,67 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.warm)
 
 
-def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,
-                        target_gap: float) -> tuple[HeuristicPlan, list[str]]:
-    """An hourly plan from an assignment (one pair per demand): a MIP over just those pairs and their
-    hourly usage, started from a placement of the assignment, then single demands fill what is left."""
+def _widen_hours(instance: Instance, scr: Screen, plan: HeuristicPlan, dec, value_end: float, target_gap: float,
+                 notes: list[str], live: Progress, phases: dict) -> HeuristicPlan:
+    """Hourly instances, while the value is short of the target and time is left: the schedule MIP again,
+    from the plan, over every pair of the demands it serves or the block assignment chose, and every
+    priced pair of the others (a demand may now move to another pool or hour), as far as WIDEN_MAX_COLUMNS."""
+    t0 = time.perf_counter()
+    left = value_end - t0
+    if left < 2.0 or dec.bound - _value(scr, plan) <= target_gap * abs(dec.bound):
+        return plan
     pairs = scr.pairs
-    kept = np.flatnonzero(assignment)
+    ids = pairs["demand_id"].to_numpy()
+    chosen_ids = set(ids[plan.chosen | dec.chosen])
+    allowed = np.isin(ids, list(chosen_ids)) | plan.chosen
+    wide = allowed | (dec.support if dec.support is not None else False)
+    if model_columns(dataclasses.replace(scr, pairs=pairs[wide])) <= WIDEN_MAX_COLUMNS:
+        allowed = wide
+    elif model_columns(dataclasses.replace(scr, pairs=pairs[allowed])) > WIDEN_MAX_COLUMNS:
+        return plan
+    live.update("widen")
+    better, _ = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes,
+                               "hourly MIP, pools and hours free", progress=live)
+    if _value(scr, better) > _value(scr, plan):
+        better = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=better)
+    phases["widen"] = time.perf_counter() - t0
+    return _better(scr, better, plan)
+
+
+def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,
+                        target_gap: float, start: HeuristicPlan | None = None,
+                        progress: Progress | None = None) -> tuple[HeuristicPlan, list[str]]:
+    """An hourly plan from an assignment (one pair per demand): a MIP over just those pairs and their
+    hourly usage, started from a placement of the assignment, then single demands fill what is left.
+
+    Must-serve demands come first: those of the assignment, and those it left out where ``start`` (a
+    plan serving them, the baseline) placed them; else a plan that misses one loses to any that does."""
+    t_end = time.perf_counter() + seconds
+    pairs = scr.pairs
+    must_pair = pairs["must_serve"].to_numpy(dtype=bool)
+    keep = None
+    if start is not None and not start.unplaced_must_serve:
+        served = set(pairs["demand_id"].to_numpy()[assignment])
+        missing = start.chosen & must_pair & ~pairs["demand_id"].isin(served).to_numpy()
+        if missing.any():  # the assignment left a must-serve demand out: keep it where the start has it
+            ids = set(pairs["demand_id"].to_numpy()[missing])
+            keep = HeuristicPlan(missing, start.schedule[start.schedule["demand_id"].isin(ids)].reset_index(drop=True), [])
+            assignment = assignment | missing
+    kept = np.flatnonzero(assignment & ~(keep.chosen if keep is not None else False))
     enterprise = pairs["enterprise_id"].to_numpy()[kept]
     value = pairs["value"].to_numpy()[kept]
-    order = np.lexsort((-value, enterprise))
+    has_must = pd.Series(must_pair[kept]).groupby(enterprise).transform("max").to_numpy(dtype=bool) if len(kept) else np.zeros(0, bool)
+    order = np.lexsort((-value, enterprise, ~has_must))
     groups = np.split(kept[order], np.flatnonzero(enterprise[order][1:] != enterprise[order][:-1]) + 1) if len(kept) else []
-    placed = place_enterprises(instance, scr, groups)
+    placed = place_enterprises(instance, scr, groups, keep=keep)
     notes = [f"assignment: value {float(pairs['value'].to_numpy()[assignment].sum()):,.6g}; "
-             f"placed hour by hour: {_value(scr, placed):,.6g}"]
-    best, _ = restricted_mip(instance, scr, assignment, placed, seconds, bound, target_gap, notes, "hourly schedule MIP",
-                             fix_from_lp=True)
+             f"placed hour by hour: {_value(scr, placed):,.6g}"
+             + (f" (must-serve demands the assignment left out kept where the baseline had them: {int(keep.chosen.sum())})"
+                if keep is not None else "")]
+    best, _ = restricted_mip(instance, scr, assignment, placed, t_end - time.perf_counter(), bound, target_gap, notes,
+                             "hourly schedule MIP", fix_from_lp=True, progress=progress)
+    if progress is not None:
+        progress.update(value=_value(scr, best) if not best.unplaced_must_serve else None)
     filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
     notes.append(f"single demands filled in: value {_value(scr, filled):,.6g}")
     return filled, notes
@@ -190,7 +259,7 @@ def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray,
 
 def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: HeuristicPlan, seconds: float,
                    bound: float, target_gap: float, notes: list[str], label: str,
-                   fix_from_lp: bool = False) -> tuple[HeuristicPlan, float]:
+                   fix_from_lp: bool = False, progress: Progress | None = None) -> tuple[HeuristicPlan, float]:
     """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
     target gap against ``bound`` or the time limit; returns the better of its plan and the start, and the
     MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
@@ -215,7 +284,7 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
         h.run()
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             x = np.asarray(h.getSolution().col_value)[mm.columns("assign")]
-            fixed, _ = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x)
+            fixed, _ = _solve_restricted(mm, data, None, t_end - time.perf_counter(), bound, target_gap, x, progress)
             if fixed is not None:
                 plan = _plan_of(scr, kept, mm, data, fixed)
                 notes.append(f"{label}, pairs the LP serves whole or not at all fixed ({int(((x > 1e-6) & (x < 1 - 1e-6)).sum())} "
@@ -224,7 +293,8 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
         if t_end - time.perf_counter() < 1.0:
             return start, math.inf
     index, values = matrix_start(mm, data, start.chosen[kept], start.schedule)
-    col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap)
+    col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap,
+                                       progress=progress)
     if col is None:
         notes.append(f"{label} over {len(kept):,} pairs found no plan")
         return start, mip_bound
@@ -233,7 +303,7 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
     return _better(scr, plan, start), mip_bound
 
 
-def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None):
+def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None, progress=None):
     """Column values of the MIP (from a start, or with assignments fixed where the LP is integral), or None;
     and the MIP's dual bound (inf when HiGHS has none)."""
     h = mm.to_highs()
@@ -246,7 +316,7 @@ def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap:
         h.changeColsBounds(len(assign), assign, lower, upper)
     h.setOptionValue("time_limit", float(max(0.5, seconds)))
     h.setOptionValue("mip_rel_gap", RESTRICTED_MIP_GAP)  # its own proof; the callback stops at the target against the bound
-    h.setCallback(StopAtGap(bound, target_gap), None)
+    h.setCallback(StopAtGap(bound, target_gap, progress), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
@@ -261,7 +331,16 @@ def _plan_of(scr: Screen, kept: np.ndarray, mm, data, col: np.ndarray) -> Heuris
     chosen_sub = col[mm.columns("assign")] > 0.5
     chosen = np.zeros(len(scr.pairs), dtype=bool)
     chosen[kept[chosen_sub]] = True
-    return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]), [])
+    return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]),
+                         missing_must_serve(scr, chosen))
+
+
+def missing_must_serve(scr: Screen, chosen: np.ndarray) -> list[str]:
+    """Must-serve demands (with an allowed pair) that ``chosen`` does not serve."""
+    pairs = scr.pairs
+    must = pairs["must_serve"].to_numpy(dtype=bool)
+    ids = pairs["demand_id"].to_numpy()
+    return sorted(set(ids[must]) - set(ids[chosen]))
 
 
 def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: np.ndarray, value: float,
@@ -271,6 +350,7 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     from models.data import prepare
     from models.start import matrix_start
 
+    t_end = time.perf_counter() + seconds
     pairs = scr.pairs
     kept = np.flatnonzero(allowed)
     sub = dataclasses.replace(scr, pairs=pairs.iloc[kept].reset_index(drop=True))
@@ -288,7 +368,7 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     h.changeObjectiveSense(highspy.ObjSense.kMinimize)
     index, start = matrix_start(mm, data, plan.chosen[kept], plan.schedule)
     h.setSolution(len(index), index, start)
-    h.setOptionValue("time_limit", float(seconds))
+    h.setOptionValue("time_limit", float(max(0.1, t_end - time.perf_counter())))  # its build counts too
     h.setOptionValue("mip_rel_gap", 1e-4)
     if options.cost_stage_max_nodes is not None:
         h.setOptionValue("mip_max_nodes", int(options.cost_stage_max_nodes))

@@ -68,28 +68,35 @@ class _State:
     def money_ok(self, e: str, extra_bill: float, extra_claim: float) -> tuple[bool, float]:
         """R8 thresholds and R9 budget after adding a demand of bill ``extra_bill`` and claim
         ``extra_claim`` (r(d, p) x bill) to e; returns (ok, subsidy increase)."""
+        ok, delta, _ = self.money_check(e, extra_bill, extra_claim)
+        return ok, delta
+
+    def money_check(self, e: str, extra_bill: float, extra_claim: float) -> tuple[bool, float, bool]:
+        """(ok, subsidy increase, the budget is what failed): a larger claim fails the budget too, since
+        the subsidy min(A, C) never falls as the claim grows."""
         after = self.bill[e] + extra_bill
         delta = self.rise(e, extra_claim)
         g = self.program_of[e]
         if delta > self.budget_left[g] + SLACK * max(1.0, abs(self.budget_left[g])):
-            return False, delta
+            return False, delta, True
         if after > 0:
             tol = SLACK * max(1.0, after)
             if self.subsidy(e, self.claim[e] + extra_claim) < self.min_voucher[g] - tol:
-                return False, delta
+                return False, delta, False
             if self.spend_ytd[e] + after < self.min_spend[g] - tol:
-                return False, delta
-        return True, delta
+                return False, delta, False
+        return True, delta, False
 
-    def thresholds_met(self, e: str) -> bool:
-        """R8's minimum voucher and minimum spend, for e's bill so far (nothing billed: met)."""
-        bill = self.bill[e]
+    def thresholds_met(self, e: str, bill: float | None = None, claim: float | None = None) -> bool:
+        """R8's minimum voucher and minimum spend, for e's bill and claim so far, or ``bill`` and ``claim``
+        (nothing billed: met); a larger bill and claim meet them whenever smaller ones do."""
+        bill = self.bill[e] if bill is None else bill
+        claim = self.claim[e] if claim is None else claim
         if bill <= 0:
             return True
         g = self.program_of[e]
         tol = SLACK * max(1.0, bill)
-        return (self.subsidy(e, self.claim[e]) >= self.min_voucher[g] - tol
-                and self.spend_ytd[e] + bill >= self.min_spend[g] - tol)
+        return self.subsidy(e, claim) >= self.min_voucher[g] - tol and self.spend_ytd[e] + bill >= self.min_spend[g] - tol
 
     def fit(self, pair, kw: float) -> dict[int, float] | None:
         """Card-hours per period for the pair, earliest periods first, or None if it does not fit."""
@@ -186,7 +193,17 @@ def enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
     """Pairs for a cap-aware pass: whole enterprises by value per subsidy yuan if all their
     demands were served at their pools of the smallest claim (min(sum of r(d, p) x bill, remaining
     cap) of R8, so an enterprise past its cap pays nothing more for further demands), each enterprise's demands
-    by decreasing value, each demand's pools by bill; must-serve demands first."""
+    by decreasing value, each demand's pools by bill; must-serve demands first. Computed once
+    per screen (it depends on nothing else)."""
+    cached = screen.__dict__.get("_enterprise_sequence")
+    if cached is not None and cached[0] is instance and len(cached[1]) == len(screen.pairs):
+        return cached[1]
+    sequence = _enterprise_sequence(instance, screen)
+    screen.__dict__["_enterprise_sequence"] = (instance, sequence)
+    return sequence
+
+
+def _enterprise_sequence(instance: Instance, screen: Screen) -> np.ndarray:
     pairs = screen.pairs
     ent = instance.enterprises.set_index("enterprise_id")
     demand = pairs["demand_id"].to_numpy()
@@ -234,28 +251,40 @@ def place_in_order(instance: Instance, screen: Screen, sequence: np.ndarray, kee
     records = _records(screen)[sequence]
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
     missing_must: list[str] = []
-    placed_demand = None
-    current = None
-    for k, row in zip(sequence, records):
-        pair = _Pair(*row)
-        if pair.demand_id != current:
-            if current is not None and placed_demand != current and current in must:
+    ids = pairs["demand_id"].to_numpy()[sequence]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, dtype=int)
+    ends = np.r_[starts[1:], len(ids)]
+    bills = pairs["bill_yuan"].to_numpy()[sequence]
+    claims = pairs["claim_yuan"].to_numpy()[sequence]
+    # each demand's pools in order of claim: once the budget cannot pay one, it cannot pay the later ones
+    same = ids[1:] == ids[:-1]
+    claim_ascending = bool(np.all(claims[1:][same] >= claims[:-1][same]))
+    most_bill = np.maximum.reduceat(bills, starts) if len(starts) else np.zeros(0)  # each demand's largest bill
+    most_claim = np.maximum.reduceat(claims, starts) if len(starts) else np.zeros(0)  # and largest claim
+    for a, b, bill_top, claim_top in zip(starts, ends, most_bill, most_claim):
+        current, e = records[a][0], records[a][1]
+        if not state.thresholds_met(e, state.bill[e] + bill_top, state.claim[e] + claim_top):
+            if current in must:  # no pool of the demand lifts e over its thresholds
                 missing_must.append(current)
-            current = pair.demand_id
-        if placed_demand == current:
             continue
-        ok, delta = state.money_ok(pair.enterprise_id, float(pair.bill_yuan), float(pair.claim_yuan))
-        if not ok:
-            continue
-        plan = state.fit(pair, float(pair.kw_per_card))
-        if plan is None:
-            continue
-        state.commit(pair, plan, float(pair.kw_per_card), delta)
-        chosen[k] = True
-        placed_demand = current
-        rows += [(current, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
-    if current is not None and placed_demand != current and current in must:
-        missing_must.append(current)
+        placed_here = False
+        for i in range(a, b):
+            pair = _Pair(*records[i])
+            ok, delta, budget = state.money_check(e, float(pair.bill_yuan), float(pair.claim_yuan))
+            if not ok:
+                if budget and claim_ascending:
+                    break
+                continue
+            plan = state.fit(pair, float(pair.kw_per_card))
+            if plan is None:
+                continue
+            state.commit(pair, plan, float(pair.kw_per_card), delta)
+            chosen[sequence[i]] = True
+            placed_here = True
+            rows += [(current, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+            break
+        if not placed_here and current in must:
+            missing_must.append(current)
     schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
     return HeuristicPlan(chosen, schedule, missing_must)
 
@@ -280,19 +309,26 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
         chosen |= keep.chosen
         rows += _commit_kept(state, screen, keep)
         placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
+    smallest_claim = pairs.groupby("demand_id", sort=False)["claim_yuan"].min().to_dict()
     for group in groups:
         if not len(group):
             continue
         e = records[group[0]][1]
         g = state.program_of[e]
+        first_claim = min(smallest_claim[records[k][0]] for k in group)
+        if state.rise(e, first_claim) > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+            continue  # the budget cannot pay even its smallest claim
         saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e], state.claim[e])
         new_pairs: list[int] = []
         new_rows: list[tuple] = []
         done: set = set()
         for k in group:
-            pair = _Pair(*records[k])
-            if pair.demand_id in done or pair.demand_id in placed:
+            record = records[k]
+            if record[0] in done or record[0] in placed:
                 continue
+            if record[9] == record[10] and state.room[record[3], record[9]] < record[5] - SLACK * max(1.0, record[5]):
+                continue  # one period and not the room for it there
+            pair = _Pair(*record)
             delta = state.rise(e, float(pair.claim_yuan))
             if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
                 continue

@@ -49,7 +49,7 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
     keep the chosen plan's values.
     """
     solver = stage_solver(options.solver)
-    clock = _Clock.start(options.time_limit)
+    clock = _Clock(options.deadline) if options.deadline is not None else _Clock.start(options.time_limit)
     warm, notes, translate_s = solver.prepare_start(m, start)
     first, seconds = solver.solve_stage(m, options, clock.remaining_s(), warm)
     translate_s += seconds

@@ -6,6 +6,7 @@ infeasible, no_solution; the methods of ``allocator solve --method``).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -64,6 +65,10 @@ class SolveOptions:
     # the wall-clock box below, so repeated solves (sweeps) give the same plan on any machine.
     cost_stage_max_nodes: int | None = None
     progress: bool = False  # a live line (elapsed, incumbent, bound, gap) on the terminal while HiGHS runs
+    # time.perf_counter() by which the solve must end (set from --time-limit when the command starts, so that
+    # reading, screening and model building count; extraction and writing are reserved before it). Local to
+    # this process: not handed to the partitioned method's parts.
+    deadline: float | None = None
     start: StartPlan | None = None  # a plan to start from, beside the baselines (sweeps: the smaller fund's plan)
     price_of_a_yuan: bool = True  # summary.json's price_of_a_yuan (allocator.solve.yuan); off for re-solves, parts, sweeps
 
@@ -92,3 +97,10 @@ class SolverRun:
     solver_version: str
     translate_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+
+
+def remaining(options: SolveOptions, default: float | None = None) -> float | None:
+    """Seconds until ``options.deadline`` (at least 0), else ``default``."""
+    if options.deadline is None:
+        return default
+    return max(0.0, options.deadline - time.perf_counter())

@@ -30,7 +30,7 @@ from allocator.solve.exact import _best_heuristic, _exact
 from allocator.solve.heuristics import (
     place,
 )
-from allocator.solve.options import METHODS, SolveOptions
+from allocator.solve.options import METHODS, SolveOptions, remaining
 from allocator.solve.partition import PartResult
 from allocator.solve.result import SolveResult, _Chosen, relative_gap
 
@@ -59,18 +59,26 @@ def check_model_size(scr: Screen) -> None:
             "(fewer demands, pools or periods per run)")
 
 
+AUTO_EXACT_COLUMNS = 2_000  # auto runs the exact MIP alone up to this many model columns
+AUTO_DECOMPOSITION_SHARE = 0.5  # above it, the share of the value time the fast method's decomposition gets
+
+
 def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
-    """The method to run: ``auto`` is the exact MIP up to AUTO_FAST_COLUMNS model columns and the fast
-    path above; an explicit ``--gap`` keeps the exact MIP (see docs/decisions.md)."""
+    """The method to run: ``auto`` is the exact MIP up to AUTO_EXACT_COLUMNS model columns; above, the fast
+    path, which up to AUTO_FAST_COLUMNS keeps most of the time for the exact MIP from its plan (its polish
+    stage, to --gap or 1e-4), so auto never returns less than the fast method. ``--gap`` is a stopping
+    target, never a reason to choose a method (see docs/decisions.md)."""
     from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
 
     if options.method != "auto":
         return options.method, []
     columns = model_columns(scr)
-    if columns > AUTO_FAST_COLUMNS and not options.gap_given:
+    if columns > AUTO_FAST_COLUMNS:
         return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
-    why = "--gap was given" if columns > AUTO_FAST_COLUMNS else f"{columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"
-    return "exact", [f"method auto chose exact: {why}"]
+    if columns > AUTO_EXACT_COLUMNS:
+        return "fast", [f"method auto chose fast, then the exact MIP from its plan: {AUTO_EXACT_COLUMNS:,} < "
+                        f"{columns:,} model columns <= {AUTO_FAST_COLUMNS:,}"]
+    return "exact", [f"method auto chose exact: {columns:,} model columns <= {AUTO_EXACT_COLUMNS:,}"]
 
 
 def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
@@ -78,9 +86,11 @@ def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveRe
     options = options or SolveOptions()
     if options.method not in METHODS:
         raise ValueError(f"unknown method '{options.method}' (known: {', '.join(METHODS)})")
+    t0 = time.perf_counter()
+    if options.time_limit is not None and options.deadline is None:  # --time-limit covers reading to writing
+        options = dataclasses.replace(options, deadline=t0 + options.time_limit)
     if options.method in ("auto", "exact", "fast", "partition"):
         solver_version(options.solver)  # SolverUnavailable: exit 2, before reading anything
-    t0 = time.perf_counter()
     instance = read_instance(Path(folder))
     return solve_loaded(instance, options, {"load": time.perf_counter() - t0})
 
@@ -90,14 +100,22 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     seconds = dict(seconds or {"load": 0.0})
     t0 = time.perf_counter()
     started = t0 - seconds.get("load", 0.0)
+    if options.time_limit is not None and options.deadline is None:
+        options = dataclasses.replace(options, deadline=t0 + options.time_limit)
     scr = screen(instance)
     check_must_serve(instance, scr)
     check_model_size(scr)
     method, notes = resolve_method(options, scr)
     options = dataclasses.replace(options, method=method)
+    if options.deadline is not None:  # what the methods get: the limit less reading, screening and a reserve
+        end = options.deadline - finish_seconds(scr)  # for extracting, explaining, checking and writing the plan
+        options = dataclasses.replace(options, deadline=end, time_limit=max(0.5, end - time.perf_counter()))
     uses_solver = method in ("exact", "fast", "partition")
     if method == "exact":
         decided = _exact(instance, scr, options, seconds, t0)
+    elif method == "fast" and notes and "then the exact MIP" in notes[0]:  # auto: the polish MIP gets most of the time
+        decided = _fast(instance, scr, dataclasses.replace(options, gap_given=True), seconds, t0,
+                        decomposition_share=AUTO_DECOMPOSITION_SHARE)  # --gap or 1e-4: the exact MIP's target
     elif method == "fast":
         decided = _fast(instance, scr, options, seconds, t0)
     elif method == "partition":
@@ -108,7 +126,8 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
             raise NoSolution(f"{method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
         seconds["build"] = 0.0
         seconds["solve"] = time.perf_counter() - t0
-        bound, bound_notes, prices = certified_bound_and_prices(instance, scr, options, heuristic)
+        bound, bound_notes, prices = certified_bound_and_prices(instance, scr, options, heuristic,
+                                                                seconds=remaining(options))
         decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes, prices=prices)
         seconds["bound"] = time.perf_counter() - t0 - seconds["solve"]
     decided.notes[:0] = notes
@@ -145,15 +164,26 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     return result
 
 
+FINISH_SECONDS = 0.3  # the plan's extraction, unserved reasons, check and writing take about this
+FINISH_SECONDS_PER_PAIR = 8e-6  # plus this per screened pair (10,000 x 95: 2.6 s for 526,000 pairs, and the check)
+
+
+def finish_seconds(scr: Screen) -> float:
+    """Seconds kept from --time-limit for what follows the solve: extraction, reasons, check, writing."""
+    return FINISH_SECONDS + FINISH_SECONDS_PER_PAIR * len(scr.pairs)
+
+
 def options_requested(options: SolveOptions, notes: list[str]) -> str:
     return "auto" if notes and notes[0].startswith("method auto") else options.method
 
 
-def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
+def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float,
+          decomposition_share: float = 1.0) -> _Chosen:
     """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.solve.fast`)."""
     from allocator.solve.fast import solve_fast
 
-    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr, options.start))
+    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr, options.start),
+                        decomposition_share=decomposition_share)
     seconds["build"] = time.perf_counter() - t0 - sum(v for k, v in result.phases.items() if k != "build")
     seconds["solve"] = sum(v for k, v in result.phases.items() if k != "build")
     seconds.update({f"solve_{k}": v for k, v in result.phases.items() if k != "build"})
@@ -185,7 +215,8 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     t1 = time.perf_counter()
     whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
     if options.time_limit is not None:  # the whole instance gets what the parts left of the limit
-        whole = dataclasses.replace(whole, time_limit=max(1.0, options.time_limit - (t1 - t0)))
+        left = remaining(options) if options.deadline is not None else options.time_limit - (t1 - t0)
+        whole = dataclasses.replace(whole, time_limit=max(1.0, left))
     priced = [p.warm for p in parts if p.warm is not None]
     result = solve_fast(instance, scr, whole, lambda: plan, warm=WarmStart.combine(priced) if priced else None)
     seconds["whole"] = time.perf_counter() - t1

@@ -1,10 +1,19 @@
-"""The live line on the terminal while a solver runs: stage, elapsed seconds, incumbent, bound, gap.
+"""Live lines on the terminal while a solve runs: stage, elapsed seconds, best plan value, bound, gap.
+
+:class:`LiveLine` follows one HiGHS MIP (a callback); :class:`Progress` is the fast path's line:
+stages report what they know (:meth:`Progress.update`: the stage's name, a plan value found, a bound
+proven) and a background thread redraws it every second, so it moves even while one stage runs for
+many seconds. The value shown is the best plan found so far and the bound the smallest proven, so
+the gap shown, (bound - value) / bound, only falls, and the value is never above the one finally
+returned. :class:`StopAtGap` stops a HiGHS MIP once its incumbent is within the target gap.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+import threading
 import time
 
 
@@ -47,12 +56,77 @@ def format_progress(stage: str, seconds: float, incumbent: float, bound: float, 
 
 
 class StopAtGap:
-    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound."""
+    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound; the incumbent
+    (a plan's served value) goes to the live line ``progress`` when given."""
 
-    def __init__(self, bound: float, gap: float):
-        self.bound, self.gap = bound, gap
+    def __init__(self, bound: float, gap: float, progress=None):
+        self.bound, self.gap, self.progress = bound, gap, progress
 
     def __call__(self, callback_type, message, out, data_in, user_data) -> None:
         incumbent = out.mip_primal_bound
+        if self.progress is not None:
+            self.progress.update(value=incumbent)
         if math.isfinite(incumbent) and self.bound - incumbent <= self.gap * abs(self.bound):
             data_in.user_interrupt = True
+
+
+REDRAW_SECONDS = 1.0
+
+
+class Progress:
+    """A live line on stderr while ``on``; otherwise it only keeps the figures (cheap, no thread)."""
+
+    def __init__(self, on: bool, stream=None):
+        self.on = on
+        self.stream = stream if stream is not None else sys.stderr
+        self.stage, self.value, self.bound = "start", -math.inf, math.inf
+        self.t0 = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lines = 0  # lines drawn (for tests)
+
+    def __enter__(self) -> "Progress":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self.on and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="allocator-progress", daemon=True)
+            self._thread.start()
+
+    def update(self, stage: str | None = None, value: float | None = None, bound: float | None = None) -> None:
+        """A new stage, a plan of this value found, a bound proven (any of them)."""
+        if stage is not None:
+            self.stage = stage
+        if value is not None and math.isfinite(value):
+            self.value = max(self.value, float(value))
+        if bound is not None and not math.isnan(bound):
+            self.bound = min(self.bound, float(bound))
+
+    def text(self) -> str:
+        value, bound = self.value, self.bound
+        gap = (bound - value) / abs(bound) if math.isfinite(value) and math.isfinite(bound) and bound else math.inf
+        return format_progress(self.stage, time.monotonic() - self.t0, value, bound, max(gap, 0.0) if math.isfinite(gap) else gap)
+
+    def draw(self) -> None:
+        if self.on:
+            self.stream.write("\r" + self.text())
+            self.stream.flush()
+            self.lines += 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(REDRAW_SECONDS):
+            self.draw()
+
+    def close(self) -> None:
+        """Stop redrawing; draw the last state and end the line."""
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+            self.draw()
+            self.stream.write("\n")
+            self.stream.flush()
