@@ -8,7 +8,8 @@ import pytest
 
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import screen
-from allocator.solve.heuristics import HeuristicPlan, cheaper_pools
+from allocator.solve.heuristics import cheaper_pools
+from allocator.solve.state import HeuristicPlan
 from tests.builders import base, demand, write
 
 pytestmark = pytest.mark.component

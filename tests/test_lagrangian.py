@@ -19,9 +19,10 @@ from allocator.solve.decompose import (
     solve_by_decomposition,
 )
 from allocator.solve.exact import _best_heuristic
-from allocator.solve.heuristics import _State, place_enterprises, place_in_order
+from allocator.solve.heuristics import place_enterprises, place_in_order
 from allocator.solve.options import SolveOptions
 from allocator.solve.pipeline import solve_and_write
+from allocator.solve.state import PlacementState
 from models.build import build_matrix
 from models.data import prepare
 from models.lagrangian import Multipliers, Relaxation
@@ -252,7 +253,7 @@ def test_priced_plans_keep_their_enterprises_rules(tmp_path, seed):
     rng = np.random.default_rng(100 + seed)
     inst, scr, data = _load(tmp_path, _random_spec(rng))
     r = Relaxation(data)
-    state = _State(inst, scr)
+    state = PlacementState(inst, scr)
     for _ in range(4):
         y = Multipliers(rng.exponential(1.0, r.capacity.shape), np.zeros(r.grid_cap.shape), np.zeros(r.grid_cap.shape),
                         np.zeros(r.n_centers), rng.exponential(1.0, r.n_programs))

@@ -40,8 +40,10 @@ import pandas as pd
 
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
-from allocator.solve.heuristics import HeuristicPlan, enterprise_sequence, place_enterprises, place_in_order
-from allocator.solve.progress import Progress, StopAtGap
+from allocator.solve.fixing import fixing_round, integer_master, place_rest, plan_support, take_of_schedule
+from allocator.solve.heuristics import enterprise_sequence, place_in_order
+from allocator.solve.progress import Progress
+from allocator.solve.state import HeuristicPlan
 from models.data import ModelData
 from models.lagrangian import Multipliers, Relaxation
 from models.master import Ledger, Master
@@ -51,7 +53,6 @@ CONVERGED = 1e-4  # relative distance of master value and bound at which column 
 COLUMN_GENERATION_SHARE = 0.5  # of the time given, at most, for column generation
 FIXING_SHARE = 0.6  # column generation + fixing stop at this share of the time given (the integer master has the rest)
 REPRICE_ROUNDS = 2  # pricing rounds after each fixing round
-MISFITS = 3  # plans of one enterprise that did not fit before it is left to the placement pass
 MAX_FIXING_ROUNDS = 1000
 BLOCK_MASTER_SHARE = 1.0  # of the time left after column generation, for the integer master on time blocks
 BLOCK_MASTER_GAP = 0.01  # its target: making the assignment hour by hour loses more than this (1-3 %)
@@ -90,41 +91,8 @@ class WarmStart:
         return cls(Multipliers.mean([w.prices for w in many], np.ones(len(many))), pd.concat(frames, ignore_index=True))
 
 
-def take_of_schedule(r: Relaxation, data: ModelData, chosen: np.ndarray, schedule: pd.DataFrame) -> np.ndarray:
-    """Card-hours per usage row (of the relaxation's time blocks) of a plan given as chosen pairs and a schedule."""
-    take = np.zeros(len(r.row_pair))
-    if schedule.empty:
-        return take
-    pairs = data.pairs
-    pair_of = pd.Series(np.arange(len(pairs)), index=pd.MultiIndex.from_frame(pairs[["demand_id", "pool_id"]]))
-    k = pair_of.reindex(pd.MultiIndex.from_frame(schedule[["demand_id", "pool_id"]])).to_numpy()
-    t = r.block_of_period[schedule["period"].to_numpy(dtype=int)]  # the block of each period (itself when exact)
-    ok = ~np.isnan(k)
-    key = r.row_pair * r.periods + r.row_period
-    order = np.argsort(key, kind="stable")
-    wanted = k[ok].astype(int) * r.periods + t[ok]
-    at = np.searchsorted(key[order], wanted)
-    found = (at < len(order)) & (key[order][np.minimum(at, len(order) - 1)] == wanted)
-    np.add.at(take, order[at[found]], schedule["card_hours"].to_numpy(dtype=float)[ok][found])
-    return take
 
 
-def plan_from_columns(r: Relaxation, master: Master, data: ModelData, numbers) -> HeuristicPlan:
-    """The accepted plan columns as chosen pairs and a schedule table."""
-    chosen = np.zeros(r.n_pairs, dtype=bool)
-    rows, amounts = [], []
-    for n in numbers:
-        pairs, (usage_rows, amount) = master.plan(n)
-        chosen[pairs] = True
-        rows.append(usage_rows), amounts.append(amount)
-    if rows:
-        usage_rows, amount = np.concatenate(rows), np.concatenate(amounts)
-    else:
-        usage_rows, amount = np.zeros(0, dtype=int), np.zeros(0)
-    k = r.row_pair[usage_rows]
-    schedule = pd.DataFrame({"demand_id": data.pairs["demand_id"].to_numpy()[k], "pool_id": data.pairs["pool_id"].to_numpy()[k],
-                             "period": r.row_period[usage_rows].astype(int), "card_hours": amount})
-    return HeuristicPlan(chosen, schedule[schedule["card_hours"] > 0].reset_index(drop=True), [])
 
 
 def lagrangian_bound(data: ModelData, seconds: float, start: HeuristicPlan | None = None,
@@ -221,7 +189,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     near = master.near_optimal()  # the plan columns the integer master chooses among (with any added later)
 
     if not r.exact:
-        return _assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, ended, target_gap, notes,
+        return assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, ended, target_gap, notes,
                                      phases, live, own_live)
 
     # 2-3. fixing, with a placement of what is left after rounds 1, 2, 4, 8, ... and at the end
@@ -244,7 +212,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
                 and fixing_rounds not in placed_at):
             tp = time.perf_counter()
             placed_at.add(fixing_rounds)
-            plan = _place_rest(r, master, data, instance, scr, accepted)
+            plan = place_rest(r, master, data, instance, scr, accepted)
             last_placing = time.perf_counter() - tp
             placing_seconds += last_placing
             value = float(values[plan.chosen].sum())
@@ -256,7 +224,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
         if finished or fixing_rounds >= MAX_FIXING_ROUNDS:
             break
         fixing_rounds += 1
-        _fixing_round(master, ledger, theta, open_plans, fixed, misfits, accepted)
+        fixing_round(master, ledger, theta, open_plans, fixed, misfits, accepted)
         ok, z = master.solve()
         for _ in range(REPRICE_ROUNDS if ok else 0):
             priced = r.price(master.multipliers())
@@ -268,7 +236,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
         if not ok:
             break
     if best_placed is None:
-        best_placed = _place_rest(r, master, data, instance, scr, accepted)
+        best_placed = place_rest(r, master, data, instance, scr, accepted)
     phases["fixing"] = time.perf_counter() - t0 - placing_seconds
     phases["placement"] = placing_seconds
     notes.append(f"fixing: {fixing_rounds} rounds, {len(accepted)} plans accepted "
@@ -282,7 +250,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     left = deadline - time.perf_counter()
     if left > 1.0 and best_bound - best_value > target_gap * abs(best_bound) and not best.unplaced_must_serve:
         live.update("master")
-        mip = _integer_master(r, master, data, best, left, best_bound, target_gap, near, live)
+        mip = integer_master(r, master, data, best, left, best_bound, target_gap, near, live)
         if mip is not None and float(values[mip.chosen].sum()) > best_value + 1e-9 * max(1.0, best_value):
             mip = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=mip)
             candidates.append(("integer master", mip))
@@ -295,7 +263,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     for name, plan in candidates:
         notes.append(f"{name}: value {float(values[plan.chosen].sum()):,.6g}")
     notes.append(f"plan from {best_name} (baseline {start_value:,.6g}); bound from the Lagrangian relaxation")
-    support = _support(r, master)
+    support = plan_support(r, master)
     size = {"pairs": r.n_pairs, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,
             "master_rows": master.n_rows, "master_plans": len(master.plans), "pricing_rounds": rounds,
             "fixing_rounds": fixing_rounds, "plans_fixed": len(accepted)}
@@ -343,118 +311,21 @@ def seed_columns(r: Relaxation, master: Master, scr: Screen, columns: pd.DataFra
     return added
 
 
-def _support(r: Relaxation, master: Master) -> np.ndarray:
-    """Bool per pair: used by some plan column of the master."""
-    support = np.zeros(r.n_pairs, dtype=bool)
-    for batch, j in master.plans:
-        support[batch.pairs[j]] = True
-    return support
 
 
-def _fixing_round(master: Master, ledger: Ledger, theta: np.ndarray, open_plans: np.ndarray, fixed: np.ndarray,
-                  misfits: np.ndarray, accepted: list[int]) -> None:
-    """Accept open plans by decreasing LP weight while they fit: every plan at 0.5 or more, and at
-    least a third of the open enterprises. A plan that does not fit is forbidden; after MISFITS of
-    them its enterprise is left to the placement pass. Then fix the master's bounds."""
-    quota = max(1, len(np.unique(master.plan_enterprise[open_plans])) // 3)
-    taken = 0
-    seen: set[int] = set()
-    forbid: list[int] = []
-    for n in open_plans[np.argsort(-theta[open_plans], kind="stable")]:
-        e = int(master.plan_enterprise[n])
-        if e in seen:
-            continue
-        if theta[n] < 0.5 and taken >= quota:
-            break
-        seen.add(e)
-        if ledger.fits(n):
-            ledger.accept(n)
-            accepted.append(int(n))
-            fixed[e] = True
-            taken += 1
-        else:
-            forbid.append(int(n))
-            misfits[e] += 1
-            fixed[e] = misfits[e] >= MISFITS
-    master.set_plan_bounds(np.array(forbid, dtype=int), np.zeros(len(forbid)), np.zeros(len(forbid)))
-    _fix(master, fixed, accepted)
 
 
-def _place_rest(r: Relaxation, master: Master, data: ModelData, instance: Instance, scr: Screen,
-                accepted: list[int]) -> HeuristicPlan:
-    """The accepted plans, then every other enterprise placed whole (by LP weight, at the master's
-    current prices), then single demands wherever they still fit."""
-    fixed_plan = plan_from_columns(r, master, data, accepted)
-    theta = master.theta()
-    plan_values = np.array([master.plan_value(n) for n in range(len(master.plans))])
-    weight = np.bincount(master.plan_enterprise, weights=theta * plan_values, minlength=r.n_enterprises)
-    in_plan = np.zeros(r.n_enterprises, dtype=bool)
-    in_plan[master.plan_enterprise[accepted]] = True
-    groups = _enterprise_groups(r, master.multipliers(), instance, scr, weight, in_plan)
-    placed = place_enterprises(instance, scr, groups, keep=fixed_plan)
-    return place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=placed)
 
 
-def _fix(master: Master, fixed: np.ndarray, accepted: list[int]) -> None:
-    """Accepted plans at 1, every other plan of a fixed enterprise at 0."""
-    plans = np.flatnonzero(fixed[master.plan_enterprise])
-    lower = np.zeros(len(plans))
-    lower[np.isin(plans, accepted)] = 1.0
-    master.set_plan_bounds(plans, lower, lower.copy())
 
 
-def _enterprise_groups(r: Relaxation, y: Multipliers, instance: Instance, scr: Screen, weight: np.ndarray,
-                       fixed: np.ndarray) -> list[np.ndarray]:
-    """Pairs of every open enterprise, enterprises by LP weight (then must-serve first, then the
-    cap-aware order), demands by their best profit at prices y, pairs by profit."""
-    _, cost = r.cheapest_schedule(r.row_price(y))
-    profit = r.value - cost - y.budget[r.program][r.enterprise] * r.claim
-    best = np.maximum.reduceat(profit, r.demand_start)[r.demand] if r.n_pairs else profit
-    must = r.must[r.demand]
-    order = np.lexsort((-profit, r.demand, -best, ~must, r.enterprise))
-    bounds = np.searchsorted(r.enterprise[order], np.arange(r.n_enterprises + 1))
-    cap_aware = pd.unique(scr.pairs["enterprise_id"].to_numpy()[enterprise_sequence(instance, scr)])
-    rank = pd.Series(np.arange(len(cap_aware)), index=cap_aware).reindex(r.enterprise_ids).fillna(len(cap_aware)).to_numpy()
-    has_must = np.bincount(r.enterprise_of_demand, weights=r.must, minlength=r.n_enterprises) > 0
-    open_e = np.flatnonzero(~fixed)
-    open_e = open_e[np.lexsort((rank[open_e], -weight[open_e], ~has_must[open_e]))]
-    return [order[bounds[e]:bounds[e + 1]] for e in open_e]
 
 
-def _integer_master(r: Relaxation, master: Master, data: ModelData, plan: HeuristicPlan, seconds: float, bound: float,
-                    target_gap: float, near: np.ndarray | None = None, live: Progress | None = None) -> HeuristicPlan | None:
-    """The master's plans as a MIP, started from ``plan`` (added as columns), stopped at the target gap.
-
-    ``near``: bool per plan column at the end of column generation, those of reduced cost near 0; the
-    MIP chooses among them, the plans added since and the plan's own (on a national day, 1,337 of 9,948
-    columns: 11,236 in 10 s, against 8,665 over them all)."""
-    import highspy
 
 
-    owners = np.unique(r.enterprise[plan.chosen])
-    mine = master.add(master.batch(plan.chosen, take_of_schedule(r, data, plan.chosen, plan.schedule), owners))
-    n = len(master.plans)
-    allowed = np.ones(n, dtype=bool)
-    if near is not None:
-        allowed[:len(near)] = near
-    allowed[mine] = True
-    master.set_plan_bounds(np.arange(n), np.zeros(n), np.where(allowed, 1.0, 0.0))
-    master.set_integer()
-    master.require_must_serve()
-    master.set_start(mine)
-    h = master.h
-    h.setOptionValue("mip_rel_gap", max(1e-6, target_gap))
-    h.setCallback(StopAtGap(bound, target_gap, live), None)
-    h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
-    ok, _ = master.solve(seconds)
-    h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
-    if not ok:
-        return None
-    theta = master.theta()
-    return plan_from_columns(r, master, data, np.flatnonzero(theta > 0.5))
 
 
-def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, baseline_plans: np.ndarray, deadline: float,
+def assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, baseline_plans: np.ndarray, deadline: float,
                           bound: float, warm: WarmStart, target_gap: float, notes: list[str], phases: dict,
                           live: Progress, own_live: bool = False) -> Decomposition:
     """The integer master on time blocks, from the baseline's plans: which pairs to serve."""
@@ -476,7 +347,7 @@ def _assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, b
     phases["integer_master"] = time.perf_counter() - t0
     notes.append(f"integer master on {r.periods} time block(s): value {float(r.value[chosen].sum()):,.6g} "
                  f"(MIP bound {master.h.getInfo().mip_dual_bound:,.6g}), {time.perf_counter() - t0:.1f} s")
-    support = _support(r, master)
+    support = plan_support(r, master)
     if own_live:
         live.close()
     size = {"pairs": r.n_pairs, "time_blocks": r.periods, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,

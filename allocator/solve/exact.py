@@ -20,16 +20,12 @@ from allocator.plan.extract import (
 from allocator.plan.writing import rule_violations
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound_and_prices
-from allocator.solve.heuristics import (
-    HeuristicPlan,
-    enterprise_sequence,
-    place,
-    place_in_order,
-)
+from allocator.solve.heuristics import enterprise_sequence, place, place_in_order
 from allocator.solve.infeasible import explain_infeasible
 from allocator.solve.lexicographic import solve_model
 from allocator.solve.options import SolveOptions, StartPlan, remaining
 from allocator.solve.result import _Chosen
+from allocator.solve.state import HeuristicPlan
 
 
 def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:

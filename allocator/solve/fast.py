@@ -38,15 +38,10 @@ import pandas as pd
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 from allocator.plan.extract import empty_schedule, schedule_from_solution
-from allocator.solve.heuristics import (
-    HeuristicPlan,
-    cheaper_pools,
-    enterprise_sequence,
-    place_enterprises,
-    place_in_order,
-)
+from allocator.solve.heuristics import cheaper_pools, enterprise_sequence, place_enterprises, place_in_order
 from allocator.solve.options import VALUE_HOLD_RELATIVE, SolveOptions
 from allocator.solve.progress import Progress, StopAtGap
+from allocator.solve.state import HeuristicPlan
 
 FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives none
 FAST_DEFAULT_GAP = 0.005  # and its target gap against the certified bound when the user gives none

@@ -35,12 +35,9 @@ from allocator.instance.derived import remaining_cap_yuan
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 from allocator.plan.extract import empty_schedule
-from allocator.solve.heuristics import (
-    HeuristicPlan,
-    enterprise_sequence,
-    place_in_order,
-)
+from allocator.solve.heuristics import enterprise_sequence, place_in_order
 from allocator.solve.options import SolveOptions
+from allocator.solve.state import HeuristicPlan
 
 DEFAULT_PARTS = 4
 PART_SHARE = 0.5  # of --time-limit for the rounds of parts; the rest improves and bounds the whole instance
