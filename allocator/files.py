@@ -87,9 +87,11 @@ def claim_output_folder(target: Path, inputs: Sequence[Path] = (), what: str = "
         if not resolved.is_dir():
             raise OutputRefused(f"{what} '{target}' is a file: give a folder (it is left as it is)")
         if any(resolved.iterdir()) and not is_ours(resolved):
+            names = sorted(p.name for p in resolved.iterdir())
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             raise OutputRefused(
-                f"{what} '{target}' already holds files this tool did not write (no summary.json of allocator): "
-                "give a new or empty folder; nothing was deleted"
+                f"{what} '{target}' already holds files this tool did not write ({shown}; no summary.json of "
+                "allocator): give a new or empty folder; nothing was deleted"
             )
     return resolved
 

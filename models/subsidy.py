@@ -47,18 +47,28 @@ def subsidy_sets(data: ModelData) -> SubsidySets:
     cap_may_bind = ent["max_claim_yuan"] > ent["remaining_cap_yuan"] + TOLERANCE_YUAN
     threshold_gap = (ent["min_spend_yuan"] - ent["spend_ytd_yuan"]).clip(lower=0.0)
     has_threshold = (ent["min_voucher_yuan"] > 0) | (threshold_gap > 0)
-    exact = [e for e in by_ent if cap_may_bind[e] and ent.at[e, "program_id"] in tight_programs]
-    exact_set = set(exact)
-    bounded = [e for e in by_ent if cap_may_bind[e] and e not in exact_set and ent.at[e, "min_voucher_yuan"] > 0]
+    keys = list(by_ent)  # enterprises with pairs, sorted
+    may_bind = cap_may_bind.reindex(keys).to_numpy(dtype=bool)
+    tight = ent["program_id"].reindex(keys).isin(tight_programs).to_numpy(dtype=bool)
+    voucher = (ent["min_voucher_yuan"].reindex(keys) > 0).to_numpy(dtype=bool)
     positive = bill > 0
-    thr = [e for e in by_ent if has_threshold[e] and positive[by_ent[e]].any()]
-    dem_rows = []
-    for e in thr:
-        idx = by_ent[e]
-        idx = idx[positive[idx]]
-        for d, ks in pairs.iloc[idx].groupby("demand_id", sort=False).indices.items():
-            dem_rows.append((e, d, tuple(int(k) for k in idx[ks])))
-    return SubsidySets(by_ent, exact, bounded, thr, dem_rows, ent, threshold_gap)
+    billed = pd.Series(positive).groupby(pairs["enterprise_id"].to_numpy()).any().reindex(keys).to_numpy(dtype=bool)
+    with_threshold = has_threshold.reindex(keys).to_numpy(dtype=bool) & billed
+    exact = [e for e, m, t in zip(keys, may_bind, tight) if m and t]
+    bounded = [e for e, m, t, v in zip(keys, may_bind, tight, voucher) if m and not t and v]
+    thr = [e for e, w in zip(keys, with_threshold) if w]
+    return SubsidySets(by_ent, exact, bounded, thr, threshold_demand_rows(pairs, thr, positive), ent, threshold_gap)
+
+
+def threshold_demand_rows(pairs: pd.DataFrame, thr: list, positive: np.ndarray) -> list:
+    """(enterprise, demand, pair positions with a positive bill) for the enterprises ``thr``: in their
+    order, each one's demands in the order of their first such pair."""
+    rank = {e: i for i, e in enumerate(thr)}
+    mask = positive & pairs["enterprise_id"].map(rank).notna().to_numpy()
+    at = np.flatnonzero(mask)
+    groups = pairs.iloc[at].groupby(["enterprise_id", "demand_id"], sort=False).indices
+    ordered = sorted(groups.items(), key=lambda item: (rank[item[0][0]], at[item[1][0]]))
+    return [(e, d, tuple(int(k) for k in at[ks])) for (e, d), ks in ordered]
 
 
 def add_subsidy(m: pyo.ConcreteModel, data: ModelData) -> None:

@@ -17,6 +17,7 @@ from allocator.cli.options import apply_logging
 from allocator.cli.plans import advance, report
 from allocator.cli.research import bench, export, generate, import_gap
 from allocator.cli.solve import solve
+from allocator.cli.year import year
 from allocator.problems import Interrupted
 
 
@@ -57,5 +58,5 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
-for command in (validate, solve, check, import_gap, export, report, advance, generate, bench, sweep, min_budget):
+for command in (validate, solve, check, import_gap, export, report, advance, generate, bench, sweep, min_budget, year):
     main.add_command(command)

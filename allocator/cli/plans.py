@@ -42,13 +42,16 @@ def report(plan: Path, instance: Path | None, out: Path) -> None:
               help="CSV with demands.csv columns: the next day's new requests.")
 @click.option("--age-priority", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Multiply the priority of every carried-over request by FACTOR.")
+@click.option("--release", "releases", multiple=True, metavar="PROGRAM=YUAN",
+              help="Add a tranche of YUAN to PROGRAM's fund for tomorrow (repeatable).")
 @options.verbosity
-def advance(instance: Path, plan: Path, out: Path, new_demands: Path | None, age_priority: float | None) -> None:
+def advance(instance: Path, plan: Path, out: Path, new_demands: Path | None, age_priority: float | None,
+            releases: tuple[str, ...]) -> None:
     """Write tomorrow's instance: INSTANCE with PLAN's subsidies and bills booked, served requests removed."""
     from allocator.studies.advance import advance_instance
 
     try:
-        done = advance_instance(instance, plan, out, new_demands, age_priority)
+        done = advance_instance(instance, plan, out, new_demands, age_priority, list(releases))
     except AllocatorError as error:
         fail(error)
     for warning in done.warnings:

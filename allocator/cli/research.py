@@ -42,7 +42,7 @@ def _mix(ctx, param, value: str | None):
 
 
 @click.command()
-@click.argument("family", type=click.Choice(["city", "east-west", "gap-like"]))
+@click.argument("family", type=click.Choice(["city", "east-west", "gap-like", "year"]))
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Instance folder to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random draw.")
@@ -65,15 +65,20 @@ def _mix(ctx, param, value: str | None):
 @click.option("--rates", callback=_rates,
               help="rates.csv rows for every programme: domestic=R (each domestic accelerator), other=R (each other "
                    "accelerator), ACCELERATOR=R, or KIND=R, e.g. domestic=0.3,other=0.2 (Hangzhou) or startup=0.6.")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="year: days of the year [default: 365].")
 @click.pass_context
 @options.verbosity
 def generate(ctx: click.Context, family: str, out: Path, seed: int, name: str | None, data_dir: Path | None,
-             **knob_values) -> None:
-    """Write a seeded instance of FAMILY (city, east-west, gap-like) to a folder; same seed and knobs, same bytes."""
+             days: int | None, **knob_values) -> None:
+    """Write a seeded instance of FAMILY (city, east-west, gap-like; year: OUTPUT/instance and OUTPUT/arrivals.csv)
+    to a folder; same seed and knobs, same bytes."""
     from allocator.studies.generate.knobs import GenerateError, Knobs
     from allocator.studies.generate.make import generate as make
     from allocator.studies.generate.make import write_generated
 
+    if family == "year" or days is not None:
+        _generate_year(ctx, family, out, seed, name, data_dir, days, knob_values)
+        return
     knobs = Knobs(**knob_values)
     try:
         generated = make(family, seed, knobs, data_dir, name)
@@ -89,6 +94,33 @@ def generate(ctx: click.Context, family: str, out: Path, seed: int, name: str | 
         must = int(t["demands"]["must_serve"].sum())
         click.echo(f"wrote {out}: {len(t['demands'])} demands ({must} must-serve), {len(t['pools'])} pools at "
                    f"{len(t['centers'])} centers, {len(t['enterprises'])} enterprises, {len(t['programs'])} programmes")
+
+
+def _generate_year(ctx, family: str, out: Path, seed: int, name: str | None, data_dir: Path | None, days: int | None,
+                   knob_values: dict) -> None:
+    """``generate year``: --days, --demands (requests a day on average) and --budget-ratio
+    (allocator.studies.year.arrivals_family)."""
+    from allocator.studies.generate.knobs import DEFAULT_DATA_DIR
+    from allocator.studies.year.arrivals_family import generate_year
+
+    if family != "year":
+        _invalid(f"{family} does not take --days (only year does)")
+    refused = [k for k, v in knob_values.items() if v is not None and k not in ("demands", "budget_ratio")]
+    if refused:
+        _invalid("year does not take " + ", ".join("--" + k.replace("_", "-") for k in refused)
+                 + " (it takes --days, --demands, --budget-ratio)")
+    data_dir = Path(data_dir or DEFAULT_DATA_DIR)
+    if not (data_dir / "regions.csv").is_file():
+        _invalid(f"no regions.csv in {data_dir} (the shared China facts; see --data)")
+    ratio = 0.35 if knob_values.get("budget_ratio") is None else knob_values["budget_ratio"]
+    try:
+        generated = generate_year(out, seed, days or 365, knob_values.get("demands") or 200, ratio, data_dir, name)
+    except AllocatorError as error:
+        fail(error)
+    if not _quiet(ctx):
+        click.echo(f"wrote {out}/instance ({len(generated.instance.tables['enterprises']):,} enterprises, "
+                   f"{len(generated.instance.tables['demands'])} requests waiting on day 0) and {out}/arrivals.csv "
+                   f"({len(generated.arrivals):,} requests over {days or 365} days)")
 
 
 def _names(text: str, known: tuple[str, ...], what: str) -> tuple[str, ...]:

@@ -224,17 +224,44 @@ def threshold_blocks_alone(pairs: pd.DataFrame, enterprises: pd.DataFrame, progr
     return pd.Series(blocked).groupby(pairs["demand_id"].to_numpy()).all()
 
 
+def bundle_blocked(pairs: pd.DataFrame, enterprises: pd.DataFrame, programs: pd.DataFrame) -> pd.Series:
+    """Per enterprise with screened pairs: True if even all its screened demands together miss a
+    threshold of R8, each demand counted at its largest claim and, separately, its largest bill
+    (the likeliest to reach the thresholds): min(A, C_e) < min_voucher_yuan or
+    spend_ytd_yuan + B < min_spend_yuan, A and B those totals. No plan can then bill it.
+    """
+    if pairs.empty:
+        return pd.Series(dtype=bool)
+    best = pairs.groupby("demand_id").agg(enterprise_id=("enterprise_id", "first"), bill=("bill_yuan", "max"),
+                                          claim=("claim_yuan", "max"))
+    bundle = best.groupby("enterprise_id")[["bill", "claim"]].sum()
+    ent = enterprises.set_index("enterprise_id").loc[bundle.index]
+    prog = programs.set_index("program_id")
+    remaining = remaining_cap_yuan(ent)
+    mv = ent["program_id"].map(prog["min_voucher_yuan"])
+    ms = ent["program_id"].map(prog["min_spend_yuan"])
+    bill, claim = bundle["bill"], bundle["claim"]
+    tol = 1e-9 * np.maximum(1.0, bill.abs())
+    return (bill > 0) & ((np.minimum(claim, remaining) < mv - tol) | (ent["spend_ytd_yuan"] + bill < ms - tol))
+
+
 def unserved_reasons(instance: Instance, screen: Screen, served: set, ent_plan: pd.DataFrame) -> pd.DataFrame:
     """Reason for every demand the plan leaves out.
 
     Pre-screen reasons come from :mod:`allocator.instance.screening`. A demand that passed
-    screening is ``below_threshold`` when its enterprise has nothing billed in the
-    plan and serving the demand alone would miss the min voucher or min spend at
-    every pool; otherwise ``not_selected``.
+    screening is ``below_threshold`` when its enterprise has nothing billed in the plan,
+    serving the demand alone would miss the min voucher or min spend at every pool, and so
+    would serving every screened request of its enterprise together (:func:`bundle_blocked`):
+    no plan could ever meet the thresholds with it. Otherwise ``not_selected`` (refined by
+    :mod:`allocator.plan.reasons`; a demand that could meet them only together with others of
+    its enterprise is left out by the selection -- an empty fund, say -- not by its size).
     """
     d = instance.demands[["demand_id", "enterprise_id"]]
     out = d[~d["demand_id"].isin(served)].copy()
-    blocked = threshold_blocks_alone(screen.pairs, instance.enterprises, instance.programs)
+    alone = threshold_blocks_alone(screen.pairs, instance.enterprises, instance.programs)
+    enterprise_of = screen.pairs.groupby("demand_id")["enterprise_id"].first()
+    together = enterprise_of.map(bundle_blocked(screen.pairs, instance.enterprises, instance.programs))
+    blocked = alone & together.reindex(alone.index).fillna(True).astype(bool)
     billed = set(ent_plan.loc[ent_plan["bill_yuan"] > 0, "enterprise_id"])
 
     def reason(row) -> str:

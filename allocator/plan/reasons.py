@@ -33,6 +33,13 @@ schedule inside its window, so that every rule holds?
   draws on the budget).
 * If no single relaxation lets it in (two or more resources bind together), the
   reason stays plain ``not_selected``.
+* A demand whose enterprise has nothing billed and that misses the thresholds alone
+  (it can be served only together with other requests of its enterprise, so the
+  one-demand test above never lets it in) is ``not_selected:budget`` when its
+  programme's budget left is below the least subsidy any plan serving it must pay,
+  ``max(min_voucher, min(a_min, C_e))`` with a_min its smallest claim r(d, p) x bill
+  (:func:`budget_short_of_thresholds`). This is the empty fund of a later day: a
+  voucher of at least min_voucher cannot come out of what is left.
 
 A ``not_selected:X`` is therefore a certificate: the plan plus this demand (at the
 pool and schedule the test found) is a plan that obeys every rule once X is
@@ -287,6 +294,31 @@ def binding_family(fits: pd.DataFrame) -> str:
     return NOT_SELECTED
 
 
+def budget_short_of_thresholds(instance: Instance, screen: Screen, plan: Plan, demand_ids) -> list[str]:
+    """Demands (of ``demand_ids``) of an enterprise with nothing billed, that miss R8's thresholds alone,
+    and whose programme has less budget left than the least subsidy S_e of any plan serving them:
+    S_e >= min_voucher (the bill is positive) and S_e = min(A_e, C_e) >= min(a_min, C_e), a_min the
+    demand's smallest claim over its pools.
+    """
+    pairs = screen.pairs[screen.pairs["demand_id"].isin(set(demand_ids))]
+    if pairs.empty:
+        return []
+    left = leftovers(instance, screen, plan)
+    ent = left.enterprises
+    least = pairs.groupby("demand_id").agg(enterprise_id=("enterprise_id", "first"), bill=("bill_yuan", "min"),
+                                           claim=("claim_yuan", "min"))
+    e = ent.loc[least["enterprise_id"].to_numpy()]
+    unbilled = e["bill_yuan"].to_numpy() <= 0
+    alone_fails = ~thresholds_met(pairs, ent, cap_relaxed=False)
+    fails_everywhere = pd.Series(alone_fails).groupby(pairs["demand_id"].to_numpy()).all().reindex(least.index)
+    subsidy = np.maximum(e["min_voucher_yuan"].to_numpy(),
+                         np.minimum(least["claim"].to_numpy(), e["remaining_cap_yuan"].to_numpy()))
+    budget = e["program_id"].map(left.budget_left_yuan).to_numpy(dtype=float)
+    short = (unbilled & fails_everywhere.to_numpy(dtype=bool) & (least["bill"].to_numpy() > 0)
+             & (subsidy > budget + _slack(budget)))
+    return list(least.index[short])
+
+
 def refine_reasons(instance: Instance, screen: Screen, plan: Plan) -> pd.DataFrame:
     """``plan.unserved`` with every ``not_selected`` refined to the binding resource where one alone binds.
 
@@ -298,5 +330,8 @@ def refine_reasons(instance: Instance, screen: Screen, plan: Plan) -> pd.DataFra
         return unserved[UNSERVED_COLUMNS].reset_index(drop=True)
     table = fit_table(instance, screen, plan, unserved.loc[chosen, "demand_id"])
     refined = {d: binding_family(rows) for d, rows in table.groupby("demand_id", sort=False)}
+    plain = [d for d, reason in refined.items() if reason == NOT_SELECTED]
+    for d in budget_short_of_thresholds(instance, screen, plan, plain):
+        refined[d] = f"{NOT_SELECTED}:budget"
     unserved.loc[chosen, "reason"] = unserved.loc[chosen, "demand_id"].map(refined).fillna(NOT_SELECTED)
     return unserved[UNSERVED_COLUMNS].reset_index(drop=True)

@@ -14,8 +14,13 @@ What changes, and nothing else:
   ``must_serve`` kept, and ``priority`` multiplied by ``--age-priority`` if given;
   the rows of ``--new-demands`` (demands.csv columns) are appended; a demand id
   given twice (in the file, or already carried over) is an error (exit 2);
+* **programs.csv** also takes the tranches of ``--release PROGRAM=YUAN`` (repeatable):
+  money added to a fund for tomorrow (a quarterly settlement, a top-up), on top of what
+  is left; an unknown programme or an amount that is not a finite number >= 0 is exit 2;
 * **instance.toml** -- the name gets a day suffix: ``chengdu-day`` becomes
-  ``chengdu-day+1``, ``chengdu-day+1`` becomes ``chengdu-day+2``.
+  ``chengdu-day+1``, ``chengdu-day+1`` becomes ``chengdu-day+2``;
+* **README.md** -- written for the next day (its name, where it came from, what was
+  booked, what each fund holds now and the requests waiting), not copied from today.
 
 Every other file of the folder is copied byte for byte. The three rewritten tables
 are written as CSV with every SPEC column explicit (defaults filled in: an
@@ -66,6 +71,7 @@ from allocator.problems import (
     InvalidInstance,
     Problem,
 )
+from allocator.render.markdown import md_table
 
 REWRITTEN = ("enterprises", "programs", "demands")
 DAY_SUFFIX = re.compile(r"^(?P<base>.*)\+(?P<day>\d+)$")
@@ -152,7 +158,7 @@ def read_ledger(instance: Instance, instance_dir: Path, plan_dir: Path) -> Ledge
     """
     from allocator.check.run import check_plan
 
-    report = check_plan(Path(instance_dir), Path(plan_dir))
+    report = check_plan(Path(instance_dir), Path(plan_dir), instance)
     if report.violations:
         raise PlanRejected(report.violations)
     ids = {"demand_id": str, "enterprise_id": str, "pool_id": str}
@@ -197,12 +203,37 @@ def next_enterprises(instance: Instance, ledger: Ledger) -> pd.DataFrame:
     return ent
 
 
-def next_programs(instance: Instance, ledger: Ledger) -> pd.DataFrame:
-    """What is left of each fund, rounded down to the fen (the fund still holds over the year)."""
+def next_programs(instance: Instance, ledger: Ledger, releases: dict[str, float] | None = None) -> pd.DataFrame:
+    """What is left of each fund, rounded down to the fen (the fund still holds over the year),
+    plus the tranches released for tomorrow."""
     prog = _spec_columns(instance, "programs")
     spent = prog["program_id"].map(ledger.program_subsidy_yuan).fillna(0.0)
     prog["budget_yuan"] = fen_down((prog["budget_yuan"] - spent).clip(lower=0.0))  # inf - x = inf
+    if releases:
+        prog["budget_yuan"] = prog["budget_yuan"] + prog["program_id"].map(releases).fillna(0.0)
     return prog
+
+
+def parse_releases(texts, program_ids) -> dict[str, float]:
+    """``["chengdu=2500000", ...]`` -> {program_id: yuan}; a programme given twice is summed."""
+    releases: dict[str, float] = {}
+    known = set(program_ids)
+    for text in texts or ():
+        program, sep, amount = str(text).partition("=")
+        program = program.strip()
+        try:
+            yuan = float(amount)
+        except ValueError:
+            yuan = math.nan
+        if not sep or not program:
+            raise AdvanceInputError(f"--release '{text}': expected PROGRAM=YUAN")
+        if program not in known:
+            raise AdvanceInputError(f"--release '{text}': unknown programme '{program}' "
+                                    f"(programs.csv has: {', '.join(sorted(known))})")
+        if not (math.isfinite(yuan) and yuan >= 0):
+            raise AdvanceInputError(f"--release '{text}': the amount must be a finite number of yuan >= 0")
+        releases[program] = releases.get(program, 0.0) + yuan
+    return releases
 
 
 def carried_demands(instance: Instance, ledger: Ledger, age_priority: float | None) -> pd.DataFrame:
@@ -282,17 +313,20 @@ def read_new_demands(path: Path, taken: set[str]) -> NewDemands:
 
 
 def advance_instance(instance_dir: Path, plan_dir: Path, out: Path, new_demands: Path | None = None,
-                     age_priority: float | None = None) -> Advanced:
+                     age_priority: float | None = None, releases: list[str] | None = None) -> Advanced:
     """Write tomorrow's instance to ``out`` (atomically) and say what changed."""
     if age_priority is not None and not (age_priority > 0 and math.isfinite(age_priority)):
         raise AdvanceInputError(f"--age-priority must be a positive number, got {age_priority}")
     instance_dir = Path(instance_dir)
     claim_output_folder(out, [instance_dir, plan_dir], "instance folder")
     instance = read_instance(instance_dir)
+    tranches = parse_releases(releases, instance.programs["program_id"])
     ledger = read_ledger(instance, instance_dir, plan_dir)
     carried = carried_demands(instance, ledger, age_priority)
     added = read_new_demands(new_demands, set(carried["demand_id"])) if new_demands is not None else None
     name = next_name(instance.name)
+    programs = next_programs(instance, ledger, tranches)
+    n_added = len(added.rows) if added else 0
     demand_rows = table_rows(carried)
     first_new_line = len(demand_rows) + 2  # header is line 1
     if added is not None:
@@ -300,20 +334,50 @@ def advance_instance(instance_dir: Path, plan_dir: Path, out: Path, new_demands:
     texts = {
         "instance.toml": renamed_toml((instance_dir / "instance.toml").read_bytes().decode("utf-8-sig"), name),
         "enterprises.csv": csv_text(TABLE_BY_STEM["enterprises"].column_names, table_rows(next_enterprises(instance, ledger))),
-        "programs.csv": csv_text(TABLE_BY_STEM["programs"].column_names, table_rows(next_programs(instance, ledger))),
+        "programs.csv": csv_text(TABLE_BY_STEM["programs"].column_names, table_rows(programs)),
         "demands.csv": csv_text(DEMAND_COLUMNS, demand_rows),
         "summary.json": json.dumps({
             **OWNER_MARK, "kind": "instance", "command": "advance",
             "from_instance": instance.name, "from_folder": str(instance_dir.resolve()),
             "from_instance_sha256": instance.files_sha256, "plan": str(Path(plan_dir).resolve()),
-            "served_removed": len(ledger.served), "carried": len(carried), "added": len(added.rows) if added else 0,
+            "served_removed": len(ledger.served), "carried": len(carried), "added": n_added,
             "age_priority": age_priority, "new_demands": str(Path(new_demands).resolve()) if new_demands else None,
+            "releases_yuan": tranches,
         }, indent=2) + "\n",
+        "README.md": next_readme(instance, name, ledger, programs, tranches, len(carried), n_added, age_priority),
     }
     skip = {"instance.toml", "summary.json", "advance.json", "README.md"} | {f"{stem}{ext}" for stem in REWRITTEN for ext in (".csv", ".parquet")}
     _write_folder(Path(out), instance_dir, texts, skip, lambda tmp: _validate(tmp, added, first_new_line))
-    return Advanced(Path(out), name, len(ledger.served), len(carried), len(added.rows) if added else 0,
-                    added.warnings if added else [])
+    return Advanced(Path(out), name, len(ledger.served), len(carried), n_added, added.warnings if added else [])
+
+
+def next_readme(instance: Instance, name: str, ledger: Ledger, programs: pd.DataFrame, releases: dict[str, float],
+                carried: int, added: int, age_priority: float | None) -> str:
+    """The README of the next day: what that day is, not a copy of the first day's."""
+    def yuan(x: float) -> str:
+        return "unlimited" if math.isinf(x) else f"{x:,.2f}"
+
+    before = instance.programs.set_index("program_id")["budget_yuan"]
+    aged = f", priority x {age_priority:g}" if age_priority else ""
+    lines = [
+        f"# {name}", "",
+        (f"The next day of `{instance.name}`, written by `allocator advance` from that day's instance and its plan "
+         f"(see `summary.json` for the folders and the instance's sha256)."), "",
+        (f"- {len(ledger.served)} request(s) served yesterday were booked and removed: subsidies "
+         f"{yuan(float(ledger.subsidy_yuan.sum()))} yuan on bills of {yuan(float(ledger.bill_yuan.sum()))} yuan;"),
+        (f"- {carried} request(s) carried over (release 0, deadline the last period{aged}), {added} new; "
+         f"{carried + added} waiting today;"),
+        "- enterprises' `subsidy_ytd_yuan` and `spend_ytd_yuan` include yesterday's plan.", "",
+    ]
+    rows = [[row.program_id, yuan(float(before[row.program_id])),
+             yuan(float(ledger.program_subsidy_yuan.get(row.program_id, 0.0))),
+             yuan(releases.get(row.program_id, 0.0)), yuan(float(row.budget_yuan))]
+            for row in programs.itertuples(index=False)]
+    lines += [md_table(["programme", "fund yesterday (yuan)", "subsidies booked", "tranche released", "fund today"],
+                       rows)]
+    lines += ["", "Regions, centers, pools, compatibility and the other tables are the previous day's, "
+              "copied byte for byte.", ""]
+    return "\n".join(lines)
 
 
 def _validate(folder: Path, added: NewDemands | None, first_new_line: int) -> None:
