@@ -44,8 +44,6 @@ folder renamed into place).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -65,26 +63,21 @@ from allocator.instance.types import Instance
 from allocator.instance.writing import csv_text
 from allocator.numbers import cell_text, fen_down, fen_up
 from allocator.problems import (
-    EXIT_INVALID,
     EXIT_VIOLATED,
     AllocatorError,
     InvalidInstance,
-    Problem,
 )
 from allocator.render.markdown import md_table
+from allocator.studies.new_demands import (
+    DEMAND_COLUMNS,
+    AdvanceInputError,
+    NewDemands,
+    point_at_source,
+    read_new_demands,
+)
 
 REWRITTEN = ("enterprises", "programs", "demands")
 DAY_SUFFIX = re.compile(r"^(?P<base>.*)\+(?P<day>\d+)$")
-DEMAND_COLUMNS = TABLE_BY_STEM["demands"].column_names
-REQUIRED_DEMAND_COLUMNS = [c.name for c in TABLE_BY_STEM["demands"].columns if c.required]
-
-
-class AdvanceInputError(AllocatorError):
-    """Bad arguments to advance (a duplicate demand id, a malformed new-demands file): exit 2."""
-
-    exit_code = EXIT_INVALID
-
-
 class PlanRejected(AllocatorError):
     """The plan is not a valid plan of this instance: exit 1, the checker's violations listed."""
 
@@ -256,57 +249,8 @@ def table_rows(df: pd.DataFrame) -> list[list[str]]:
     return [[cell_text(v) for v in row] for row in df.itertuples(index=False, name=None)]
 
 
-# --------------------------------------------------------------------------- new demands
 
 
-@dataclass
-class NewDemands:
-    """Rows of a --new-demands file as text, in DEMAND_COLUMNS order, with their line in that file."""
-
-    file: Path
-    rows: list[list[str]]
-    lines: list[int]
-    warnings: list[str] = field(default_factory=list)
-
-
-def read_new_demands(path: Path, taken: set[str]) -> NewDemands:
-    """Read FILE.csv (demands.csv columns); duplicate ids, in it or among ``taken``, are an error."""
-    path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AdvanceInputError(f"{path}: cannot be read as UTF-8 text: {exc}") from exc
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
-    header: list[str] | None = None
-    rows, lines, problems = [], [], []
-    end = 0
-    for record in reader:
-        start, end = end + 1, reader.line_num
-        cells = [c.strip() for c in record]
-        if not any(cells):
-            continue
-        if header is None:
-            header = cells
-            continue
-        rows.append(dict(zip(header, cells + [""] * (len(header) - len(cells)))))
-        lines.append(start)
-    if header is None:
-        raise AdvanceInputError(f"{path}: empty; the first line must be the demands.csv header")
-    missing = [c for c in REQUIRED_DEMAND_COLUMNS if c not in header]
-    if missing:
-        raise AdvanceInputError(f"{path}: missing column(s) {', '.join(missing)} (the demands.csv columns)")
-    warnings = [f"{path}: column '{c}' is not a demands.csv column and is ignored" for c in header if c and c not in DEMAND_COLUMNS]
-    seen: dict[str, int] = {}
-    for row, line in zip(rows, lines):
-        d = row["demand_id"]
-        if d in taken:
-            problems.append(f"{path}, line {line}: demand_id '{d}' is already a demand of the next day (carried over)")
-        elif d in seen:
-            problems.append(f"{path}, line {line}: demand_id '{d}' appears twice (first on line {seen[d]})")
-        seen.setdefault(d, line)
-    if problems:
-        raise AdvanceInputError("duplicate demand ids:\n  " + "\n  ".join(problems))
-    return NewDemands(path, [[row.get(c, "") for c in DEMAND_COLUMNS] for row in rows], lines, warnings)
 
 
 # --------------------------------------------------------------------------- writing
@@ -387,16 +331,10 @@ def _validate(folder: Path, added: NewDemands | None, first_new_line: int) -> No
     except InvalidInstance as error:
         if added is None:
             raise
-        error.problems = [_point_at_source(p, added, first_new_line) for p in error.problems]
+        error.problems = [point_at_source(p, added, first_new_line) for p in error.problems]
         raise
 
 
-def _point_at_source(problem: Problem, added: NewDemands, first_new_line: int) -> Problem:
-    if problem.file != "demands.csv" or problem.line is None or problem.line < first_new_line:
-        return problem
-    index = problem.line - first_new_line
-    line = added.lines[index] if index < len(added.lines) else None
-    return Problem(str(added.file), problem.message, line, problem.column, problem.severity)
 
 
 def _write_folder(out: Path, source: Path, texts: dict[str, str], skip: set[str], validate) -> None:
