@@ -17,8 +17,8 @@ from pathlib import Path
 import click
 
 from allocator.cli import options
-from allocator.cli.common import fail, quiet
-from allocator.problems import EXIT_INVALID, AllocatorError
+from allocator.cli.common import fail, invalid, quiet
+from allocator.problems import AllocatorError
 
 
 @click.command("year")
@@ -53,8 +53,7 @@ def year(ctx: click.Context, instance: Path, arrivals: Path, out: Path, days: in
     try:
         names = parse_policies(policies)
     except ValueError as error:
-        click.echo(f"error: --policy: {error}", err=True)
-        sys.exit(EXIT_INVALID)
+        invalid(f"--policy: {error}")
     options = YearOptions(policy=names[0], days=days, time_limit_per_day=time_limit_per_day, gap_per_day=gap_per_day)
     progress = not silent and sys.stderr.isatty()
     try:

@@ -13,8 +13,9 @@ as ``allocator advance`` rewrites them, and every other table copied byte for by
 
 The name in instance.toml is the day-0 name with ``+t`` (as advance names the next day).
 
-Booking (:func:`book_plan`): the plan is re-checked by the independent checker and its bills
-B_e and subsidies S_e recomputed from its choices with R7 and R8 (``advance.read_ledger``, the
+Booking (:func:`book_plan`): the plan folder passed the independent checker as it was written
+(``solve`` checks every plan before renaming it into place), and its bills
+B_e and subsidies S_e recomputed from its choices with R7 and R8 (``advance.ledger_of``, the
 same function ``allocator advance`` uses), then rounded down to the fen. The fen amounts of an
 enterprise's requests are its S_e (and B_e) split in proportion to the plan's per-request
 amounts, largest remainder first, so that they add up exactly.
@@ -35,7 +36,7 @@ from allocator.instance.schema import TABLE_BY_STEM
 from allocator.instance.types import Instance
 from allocator.instance.writing import csv_text
 from allocator.problems import EXIT_VIOLATED, AllocatorError
-from allocator.studies.advance import read_ledger, renamed_toml, table_rows
+from allocator.studies.advance import ledger_of, renamed_toml, table_rows
 from allocator.studies.year.arrivals import DEMAND_COLUMNS
 from allocator.studies.year.ledger import floor_fen, split_fen, yuan
 
@@ -97,9 +98,11 @@ def book_plan(instance: Instance, instance_dir: Path, plan_dir: Path, release_fe
 
     ``cap_left_fen``: enterprise -> cap - subsidy_ytd in fen (NaN: no cap).
     """
-    ledger = read_ledger(instance, Path(instance_dir), Path(plan_dir))  # raises PlanRejected (exit 1)
     ids = {"demand_id": str, "enterprise_id": str, "pool_id": str, "center_id": str}
     plan = pd.read_csv(Path(plan_dir) / "assignments.csv", dtype=ids, keep_default_na=False, na_values=[""])
+    # The folder passed the independent checker as written (solve checks a plan before it is renamed into
+    # place); money is recomputed from its choices with R7 and R8, as advance books it.
+    ledger = ledger_of(instance, plan[["demand_id", "pool_id"]])
     unserved = pd.read_csv(Path(plan_dir) / "unserved.csv", dtype=ids, keep_default_na=False, na_values=[""])
     ent = instance.enterprises.set_index("enterprise_id")
     billed = ledger.bill_yuan[ledger.bill_yuan > 0]
