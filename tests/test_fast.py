@@ -66,6 +66,28 @@ def test_auto_choice_is_reported_in_summary(tmp_path):
     assert summary["served_value"] == pytest.approx(10.0)
 
 
+def test_auto_gives_the_exact_mip_the_time_when_the_fast_method_finds_no_plan(tmp_path, monkeypatch):
+    """auto chose the fast method (threshold lowered to 5 columns) and it finds no plan serving every
+    must_serve demand (made to fail here; seen on a regime day of 1,500 x 24): the exact MIP takes over
+    and returns the optimum, value 10, noted and with its method; an explicit --method fast still fails."""
+    import allocator.solve.pipeline as pipeline
+    from allocator.problems import NoSolution
+
+    monkeypatch.setattr(pipeline, "AUTO_EXACT_COLUMNS", 5)
+
+    def no_plan(*args, **kwargs):
+        raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
+
+    monkeypatch.setattr(pipeline, "_fast", no_plan)
+    inst = write(tmp_path / "i", _budget_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(time_limit=30))
+    assert result.method == "exact" and result.plan.served_value == pytest.approx(10.0)
+    assert any("the exact MIP with the time left" in note for note in result.notes)
+    check_plan_files(inst, tmp_path / "p")
+    with pytest.raises(NoSolution):
+        solve_and_write(inst, tmp_path / "q", SolveOptions(method="fast"))
+
+
 @pytest.mark.parametrize("method", ["fcfs", "greedy"])
 def test_heuristics_report_the_lagrangian_bound(tmp_path, method):
     """Lagrangian bound of _budget_world: value 10 (budget 5 = bill 10 at pB) -- also the optimum,

@@ -113,9 +113,8 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     uses_solver = method in ("exact", "fast", "partition")
     if method == "exact":
         decided = _exact(instance, scr, options, seconds, t0)
-    elif method == "fast" and notes and "then the exact MIP" in notes[0]:  # auto: the polish MIP gets most of the time
-        decided = _fast(instance, scr, dataclasses.replace(options, gap_given=True), seconds, t0,
-                        decomposition_share=AUTO_DECOMPOSITION_SHARE)  # --gap or 1e-4: the exact MIP's target
+    elif method == "fast" and notes:  # auto chose it: the exact MIP takes over if it finds no plan
+        method, decided = _auto_fast(instance, scr, options, seconds, t0, notes)
     elif method == "fast":
         decided = _fast(instance, scr, options, seconds, t0)
     elif method == "partition":
@@ -198,6 +197,28 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
         raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
     return _Chosen(result.chosen, result.schedule, result.status, result.bound, result.notes, result.size, warm=result.warm,
                    prices=_warm_prices(result.warm))
+
+
+def _auto_fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float,
+               notes: list[str]) -> tuple[str, _Chosen]:
+    """auto above AUTO_EXACT_COLUMNS: the fast method (up to AUTO_FAST_COLUMNS with most of the time kept
+    for the exact MIP from its plan, to --gap or 1e-4). If it finds no plan serving every must_serve
+    demand, the exact MIP gets the time left: its must-serve rows are hard constraints, where the fast
+    method's placement may miss a plan that exists (auto never gives less than another method would)."""
+    polish = "then the exact MIP" in notes[0]
+    try:
+        if polish:
+            return "fast", _fast(instance, scr, dataclasses.replace(options, gap_given=True), seconds, t0,
+                                 decomposition_share=AUTO_DECOMPOSITION_SHARE)  # --gap or 1e-4: the exact MIP's target
+        return "fast", _fast(instance, scr, options, seconds, t0)
+    except NoSolution as error:
+        if options.deadline is not None and remaining(options) < 1.0:
+            raise
+        notes.append(f"the fast method found no plan ({error}); the exact MIP with the time left")
+        fast_seconds = {f"fast_{k}": v for k, v in seconds.items() if k != "load"}
+        decided = _exact(instance, scr, dataclasses.replace(options, method="exact"), seconds, time.perf_counter())
+        seconds.update(fast_seconds)
+        return "exact", decided
 
 
 def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
