@@ -88,6 +88,37 @@ def test_auto_gives_the_exact_mip_the_time_when_the_fast_method_finds_no_plan(tm
         solve_and_write(inst, tmp_path / "q", SolveOptions(method="fast"))
 
 
+def _first_fit_blocks_must_serve() -> dict:
+    """d1 (must-serve, 10 card-hours, priority 2) may run at pA (2 yuan) or pB (1 yuan); d2 (must-serve,
+    10 card-hours, realtime at home B, 5 ms) only at pB; each pool holds 10 card-hours. First fit puts
+    d1 at the cheaper pB and leaves no room for d2; the only plan serving both: d1 at pA, d2 at pB
+    (value 2 x 10 + 10 = 30)."""
+    spec = base()
+    spec["settings"]["latency_classes"] = {"realtime": 5.0}
+    spec["demands"] += [demand("d1", 10, must_serve=True, priority=2.0),
+                        demand("d2", 10, home="B", latency_class="realtime", must_serve=True)]
+    return spec
+
+
+def test_a_mip_places_the_must_serve_demands_first_fit_left_out(tmp_path):
+    from allocator.solve.exact import _best_heuristic
+    from allocator.solve.fast import place_must_serve
+
+    inst = write(tmp_path / "i", _first_fit_blocks_must_serve())
+    instance = read_instance(inst)
+    scr = screen(instance)
+    start = _best_heuristic(instance, scr)
+    assert start.unplaced_must_serve == ["d2"]  # every baseline puts d1 at pB first
+    notes: list[str] = []
+    plan = place_must_serve(instance, scr, start, 30.0, notes)
+    assert plan.unplaced_must_serve == []
+    assert sorted(map(tuple, scr.pairs.loc[plan.chosen, ["demand_id", "pool_id"]].to_numpy())) == [("d1", "pA"), ("d2", "pB")]
+    assert "MIP placing the 1 must_serve demand(s)" in notes[0]
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast", time_limit=30))
+    assert result.plan.served_value == pytest.approx(30.0)
+    check_plan_files(inst, tmp_path / "p")
+
+
 @pytest.mark.parametrize("method", ["fcfs", "greedy"])
 def test_heuristics_report_the_lagrangian_bound(tmp_path, method):
     """Lagrangian bound of _budget_world: value 10 (budget 5 = bill 10 at pB) -- also the optimum,

@@ -51,6 +51,7 @@ TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for th
 SCHEDULE_SHARE = 0.5  # of the time on hourly instances, for the hourly schedule MIPs
 WIDEN_MAX_COLUMNS = 60_000  # the hourly MIP with pools and hours free, up to this many model columns
 RESTRICTED_MIP_GAP = 1e-4
+MUST_SERVE_SHARE = 0.3  # of the time left, at most, for a MIP placing must_serve demands the baselines left out
 POLISH_MAX_COLUMNS = 20_000  # up to this many model columns (all pairs, else the priced ones) a MIP polishes the plan
 
 
@@ -119,6 +120,11 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     live.update(value=_value(scr, start))
     phases["baselines"] = time.perf_counter() - t0
     notes.append(f"best baseline: value {_value(scr, start):,.6g}")
+    if start.unplaced_must_serve:
+        t0 = time.perf_counter()
+        live.update("must-serve")
+        start = place_must_serve(instance, scr, start, MUST_SERVE_SHARE * (deadline - t0), notes)
+        phases["must_serve"] = time.perf_counter() - t0
 
     hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
     # the value stages get the time; the cost stage what they leave, and at least COST_STAGE_SHARE of it
@@ -184,6 +190,25 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     if plan.unplaced_must_serve:
         status = "no_solution"
     return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.warm)
+
+
+def place_must_serve(instance: Instance, scr: Screen, start: HeuristicPlan, seconds: float,
+                     notes: list[str]) -> HeuristicPlan:
+    """The baselines left must_serve demands out (first fit can block them: thresholds, budgets, green
+    power): the exact model over every pair of the enterprises with must_serve demands, beside the
+    start's pairs, stopped at its first plan (R10 is a hard row there), then completed by the
+    cap-aware pass. Returns the start when that finds no plan within ``seconds``."""
+    pairs = scr.pairs
+    demands = instance.demands
+    owners = set(demands.loc[demands["must_serve"], "enterprise_id"])
+    allowed = pairs["enterprise_id"].isin(owners).to_numpy()
+    n_missing = len(start.unplaced_must_serve)
+    # stop at the first plan: any incumbent is within 100 % of a positive bound
+    plan, _ = restricted_mip(instance, scr, allowed, start, seconds, max(1.0, _value(scr, start)) * 1e6, 1.0, notes,
+                             f"MIP placing the {n_missing} must_serve demand(s) the baselines left out")
+    if plan.unplaced_must_serve:
+        return start
+    return place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=plan)
 
 
 def _widen_hours(instance: Instance, scr: Screen, plan: HeuristicPlan, dec, value_end: float, target_gap: float,
