@@ -91,7 +91,8 @@ def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, sec
     Pyomo build and translation alone would outlast --time-limit (290,000 columns: 27 s): value stage from
     the best baseline, stopped at --gap against the Lagrangian bound or its own proof, then the cost stage
     with the value held, both to the deadline."""
-    from allocator.solve.fast import _cost_stage, restricted_mip
+    from allocator.solve.fast import _cost_stage
+    from allocator.solve.restricted import restricted_mip
 
     heuristic = _best_heuristic(instance, scr, options.start)
     share = min(EXACT_BOUND_SECONDS, 0.05 * (remaining(options) or 0.0))
