@@ -13,8 +13,6 @@ Every chart reads the policies' ledgers (:class:`PolicyYear`), never the solver:
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import math
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.files import write_text_atomic
+from allocator.render.html import html_table, page, png_figure, section
 from allocator.studies.year.ledger import YearLedger
 from allocator.studies.year.outputs import fund_ran_out_day
 from allocator.studies.year.policies import quarter_of
@@ -179,37 +178,27 @@ def write_charts(folder: Path, years: list[PolicyYear]) -> dict[str, bytes]:
 
 
 def write_page(folder: Path, years: list[PolicyYear], images: dict[str, bytes], hindsight: dict | None) -> Path:
-    """year.html: the policies' table and the charts, self-contained."""
-    rows = []
-    for y in years:
-        s = y.summary
-        share = s.get("share_of_hindsight_bound")
-        ran = ", ".join(f"{g}: {d if d is not None else 'never'}" for g, d in s["fund_ran_out_day"].items()
-                        if y.start_fen.get(g))
-        rows.append(f"<tr><td>{html.escape(y.policy)}</td><td>{s['served_value']:,.0f}</td>"
-                    f"<td>{'' if share is None else f'{share:.1%}'}</td><td>{s['total_subsidy_yuan']:,.2f}</td>"
-                    f"<td>{s['requests'].get('served', 0)}</td><td>{s['requests'].get('lapsed', 0)}</td>"
-                    f"<td>{html.escape(ran)}</td></tr>")
-    bound = "" if not hindsight else (f"<p>Hindsight bound: <b>{hindsight['bound']:,.0f}</b> — no policy, even one knowing "
-                                      f"every arrival in advance, serves more (an LP relaxation of the year, certified by its "
-                                      f"dual; days in blocks of {hindsight.get('block_days', 1)}).</p>")
-    pictures = "\n".join(f'<h2>{name.replace("_", " ")}</h2><img alt="{name}" src="data:image/png;base64,'
-                         f'{base64.b64encode(data).decode()}">' for name, data in images.items())
+    """year.html: the policies' table and the charts, on the one page policy of the tool
+    (:func:`allocator.render.html.page`: self-contained, the PNGs embedded)."""
+    table = pd.DataFrame([{
+        "policy": y.policy,
+        "served value": y.summary["served_value"],
+        "of the bound": y.summary.get("share_of_hindsight_bound"),
+        "subsidy (yuan)": y.summary["total_subsidy_yuan"],
+        "requests served": y.summary["requests"].get("served", 0),
+        "lapsed": y.summary["requests"].get("lapsed", 0),
+        "fund ran out (day)": ", ".join(f"{g}: {d if d is not None else 'never'}"
+                                        for g, d in y.summary["fund_ran_out_day"].items() if y.start_fen.get(g)),
+    } for y in years])
+    formats = {"served value": lambda v: f"{v:,.0f}", "subsidy (yuan)": lambda v: f"{v:,.2f}",
+               "of the bound": lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1%}"}
+    bound = "" if not hindsight else (f"<p>Hindsight bound: <b>{hindsight['bound']:,.0f}</b>: no policy, even one knowing "
+                                      f"every arrival in advance, serves more (an LP relaxation of the year, certified by "
+                                      f"its dual; days in blocks of {hindsight.get('block_days', 1)}).</p>")
+    charts = "".join(png_figure(data, name.replace("_", " "), name) for name, data in images.items())
     first = years[0].summary
-    text = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>allocator year: {html.escape(str(first.get('instance')))}</title>
-<style>body{{font-family:sans-serif;max-width:900px;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}img{{max-width:100%}}</style>
-</head><body>
-<h1>A year of daily plans: {html.escape(str(first.get('instance')))}, {first['days']} days</h1>
-{bound}
-<table><tr><th>policy</th><th>served value</th><th>of the bound</th><th>subsidy (yuan)</th><th>requests served</th>
-<th>lapsed</th><th>fund ran out (day)</th></tr>
-{''.join(rows)}
-</table>
-{pictures}
-</body></html>
-"""
+    body = (section("policies", "The policies", bound + html_table(table, formats))
+            + section("charts", "Charts", charts))
     path = Path(folder) / "year.html"
-    write_text_atomic(path, text)
+    write_text_atomic(path, page(f"A year of daily plans: {first.get('instance')}, {first['days']} days", body))
     return path
