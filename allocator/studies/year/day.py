@@ -34,9 +34,9 @@ import pandas as pd
 from allocator.files import atomic_folder
 from allocator.instance.schema import TABLE_BY_STEM
 from allocator.instance.types import Instance
-from allocator.instance.writing import csv_text
+from allocator.instance.writing import table_csv_text
 from allocator.problems import EXIT_VIOLATED, AllocatorError
-from allocator.studies.advance import ledger_of, renamed_toml, table_rows
+from allocator.studies.advance import ledger_of, renamed_toml
 from allocator.studies.year.arrivals import DEMAND_COLUMNS
 from allocator.studies.year.ledger import floor_fen, split_fen, yuan
 
@@ -69,9 +69,9 @@ def write_day_instance(base: Instance, folder: Path, day: int, release_fen: dict
     demands["must_serve"] = False
     texts = {
         "instance.toml": renamed_toml((base_dir / "instance.toml").read_bytes().decode("utf-8-sig"), day_name(base.name, day)),
-        "programs.csv": csv_text(list(programs.columns), table_rows(programs)),
-        "enterprises.csv": csv_text(list(enterprises.columns), table_rows(enterprises)),
-        "demands.csv": csv_text(DEMAND_COLUMNS, table_rows(demands)),
+        "programs.csv": table_csv_text(programs),
+        "enterprises.csv": table_csv_text(enterprises),
+        "demands.csv": table_csv_text(demands),
     }
     skip = set(REWRITTEN)
     with atomic_folder(folder) as tmp:

@@ -18,7 +18,6 @@ ones (or none) until it is resumed.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
@@ -26,8 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocator.files import write_summary, write_text_atomic
+from allocator.files import atomic_file, write_summary
 from allocator.numbers import json_safe
+from allocator.plan.writing import write_table
 from allocator.studies.year.ledger import TOOL, YearLedger
 
 DAYS_COLUMNS = ["day", "program_id", "released_yuan", "subsidy_yuan", "remaining_yuan", "requests_waiting",
@@ -124,17 +124,12 @@ def year_summary(ledger: YearLedger, hindsight: dict | None = None) -> dict:
     })
 
 
-def csv_text(df: pd.DataFrame) -> str:
-    out = io.StringIO()
-    df.to_csv(out, index=False, lineterminator="\n", float_format="%.12g")
-    return out.getvalue()
-
-
 def write_outputs(folder: Path, ledger: YearLedger, hindsight: dict | None) -> dict:
     """days.csv, requests.csv and summary.json of a year folder (each written atomically); the summary."""
     folder = Path(folder)
-    write_text_atomic(folder / "days.csv", csv_text(days_table(ledger)))
-    write_text_atomic(folder / "requests.csv", csv_text(requests_table(ledger)))
+    for name, table in (("days.csv", days_table(ledger)), ("requests.csv", requests_table(ledger))):
+        with atomic_file(folder / name) as tmp:
+            write_table(table, tmp)  # the plan tables' CSV format
     summary = year_summary(ledger, hindsight)
     write_summary(folder, summary)
     return summary
