@@ -50,11 +50,12 @@ from typing import Self
 import numpy as np
 import pandas as pd
 
+from allocator.numbers import FEN_PER_YUAN, fen_down
+
 TOOL = "allocator year"
 SCHEMA_VERSION = 1
 LEDGER_FILE = "ledger.sqlite"
 PARTIAL_LEDGER = ".ledger.sqlite.partial"
-FEN_ROUND_OFF = 1e-6  # fen: a plan's 1234.56 stored as 1234.5599999 still books 123456 fen
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,8 +95,9 @@ class LedgerMismatch(ValueError):
 
 
 def floor_fen(yuan: float) -> int:
-    """Yuan -> whole fen, rounded down (a round-off below 1e-6 fen is forgiven)."""
-    return math.floor(yuan * 100.0 + FEN_ROUND_OFF)
+    """Yuan -> whole fen, rounded down as :func:`allocator.numbers.fen_down` rounds every ledger amount
+    (a plan's 1234.56 stored as 1234.5599999 still books 123456 fen)."""
+    return int(round(float(fen_down(yuan)) * FEN_PER_YUAN))
 
 
 def fen_or_none(yuan: float) -> int | None:
@@ -104,7 +106,7 @@ def fen_or_none(yuan: float) -> int | None:
 
 
 def yuan(fen: int | None) -> float:
-    return math.inf if fen is None else fen / 100.0
+    return math.inf if fen is None else fen / FEN_PER_YUAN
 
 
 def split_fen(total: int, weights: np.ndarray) -> np.ndarray:
