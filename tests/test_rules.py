@@ -365,14 +365,17 @@ def test_objective_carbon_price_picks_the_greener_center(solve_spec):
     assert s.result.status == "optimal"
 
 
-@pytest.fixture(params=["exact", "fast"])
+@pytest.fixture(params=["exact", "fast", "exact-matrix"])
 def solve_spec(request, solve_spec):
-    """Every rule test runs twice: the exact MIP (Pyomo) and the fast method (numpy matrix,
-    LP bound, rounding, MIP over every column at this size) must reach the same hand-derived optimum."""
+    """Every rule test runs three times: the exact MIP (Pyomo), the fast method (numpy matrix,
+    LP bound, rounding, MIP over every column at this size) and the exact MIP built as a numpy matrix
+    (what the year's days run) must reach the same hand-derived optimum."""
 
     def run(spec: dict, **options):
         if request.param == "fast" and "method" not in options:
             options = {"method": "fast", "gap": 1e-6, "gap_given": True, **options}
+        if request.param == "exact-matrix" and "method" not in options:
+            options = {"method": "exact", "gap": 1e-6, "exact_on_matrix": True, **options}
         return solve_spec(spec, **options)
 
     return run

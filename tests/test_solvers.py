@@ -164,6 +164,27 @@ def test_a_model_with_nothing_to_serve_solves_both_stages(tmp_path, solver):
     assert run.cost_stage is not None and run.cost_stage.status == "optimal"
 
 
+@pytest.mark.parametrize("cost_gap, expected", [(None, [1e-4, 1e-4]), (0.02, [1e-4, 0.02])])
+def test_the_cost_stage_stops_at_its_own_gap(tmp_path, monkeypatch, cost_gap, expected):
+    """SolveOptions.cost_gap is the gap the cost stage is solved to (the value stage keeps ``gap``)."""
+    import allocator.solve.highs as highs
+
+    seen = []
+    original = highs.run_stage
+
+    def recording(opt, m, options, time_limit, warm=None, max_nodes=None):
+        seen.append(options.gap)
+        return original(opt, m, options, time_limit, warm=warm, max_nodes=max_nodes)
+
+    monkeypatch.setattr(highs, "run_stage", recording)
+    spec = base()
+    spec["demands"] += [demand("d1", 1), demand("d2", 2)]
+    model, _, start = build(builders.write(tmp_path / "i", spec))
+    run = solve_model_with(model, SolveOptions(gap=1e-4, cost_gap=cost_gap), start)
+    assert seen == expected
+    assert run.cost_stage is not None and run.cost_stage.status == "optimal"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solver", SOLVER_PARAMS)
 def test_time_limit_gives_an_honest_status_and_bound(tmp_path, solver):

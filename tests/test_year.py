@@ -63,6 +63,19 @@ def test_every_day_plan_passes_the_checker(year):
         assert report.violations == [], f"{day.name}: {report.violations[:5]}"
 
 
+def test_days_run_the_exact_mip_on_the_matrix_with_the_cost_gap(year):
+    """Each day: the exact MIP built as a numpy matrix (DAY_ON_MATRIX), value proven within DAY_GAP."""
+    from allocator.studies.year.run import DAY_GAP
+
+    _, _, out, _ = year
+    for day in sorted((out / "days").iterdir()):
+        summary = json.loads((day / "plan" / "summary.json").read_text())
+        assert summary["method"] == "exact"
+        assert any("the exact MIP built as a numpy matrix" in note for note in summary["notes"]), day.name
+        if summary["status"] == "optimal":
+            assert summary["gap"] <= DAY_GAP + 1e-12
+
+
 def test_no_fund_and_no_cap_is_exceeded_over_the_year(year):
     """Summed over the ledger in fen, and over the plans' own files in yuan: G's 40 yuan, H's 5 yuan,
     F1's and F2's caps of 3 yuan each. The funds and caps do bind (the test would see an overspend)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -35,7 +36,8 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     from models.data import prepare
     from models.start import start_values
 
-    if options.solver == "highs" and options.deadline is not None and model_columns(scr) > AUTO_FAST_COLUMNS:
+    if options.solver == "highs" and (options.exact_on_matrix or options.deadline is not None
+                                      and model_columns(scr) > AUTO_FAST_COLUMNS):
         return _exact_by_matrix(instance, scr, options, seconds, t0)
     data = prepare(instance, scr)
     model = build_model(data)
@@ -88,20 +90,24 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
 
 def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
     """The exact MIP on the numpy-built matrix (the same model, :mod:`models.matrix`), for instances whose
-    Pyomo build and translation alone would outlast --time-limit (290,000 columns: 27 s): value stage from
-    the best baseline, stopped at --gap against the Lagrangian bound or its own proof, then the cost stage
-    with the value held, both to the deadline."""
+    Pyomo build and translation alone would outlast --time-limit (290,000 columns: 27 s), and for the year's
+    days (``options.exact_on_matrix``: many small solves, where the Pyomo build and translation took a third
+    of each): value stage from the best baseline, stopped at --gap against the Lagrangian bound or its own
+    proof, then the cost stage with the value held (over the served demands' pairs), both to the deadline
+    if there is one."""
     from allocator.solve.fast import _cost_stage
     from allocator.solve.restricted import restricted_mip
 
     heuristic = _best_heuristic(instance, scr, options.start)
-    share = min(EXACT_BOUND_SECONDS, 0.05 * (remaining(options) or 0.0))
+    left = remaining(options, math.inf)
+    share = min(EXACT_BOUND_SECONDS, 0.05 * left)
     lagrangian, _, prices = certified_bound_and_prices(instance, scr, options, heuristic, seconds=share)
     seconds["build"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    notes = [f"the exact MIP built as a numpy matrix ({len(scr.pairs):,} pairs): a Pyomo build would outlast the limit"]
+    why = "asked for" if options.exact_on_matrix else "a Pyomo build would outlast the limit"
+    notes = [f"the exact MIP built as a numpy matrix ({len(scr.pairs):,} pairs): {why}"]
     everything = np.ones(len(scr.pairs), dtype=bool)
-    value_seconds = 0.9 * remaining(options)
+    value_seconds = 0.9 * remaining(options, math.inf)
     plan, mip_bound = restricted_mip(instance, scr, everything, heuristic, value_seconds, lagrangian, options.gap, notes,
                                      "exact MIP")
     if plan.unplaced_must_serve:
@@ -110,7 +116,7 @@ def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, sec
     values = scr.pairs["value"].to_numpy()
     value = float(values[plan.chosen].sum())
     bound = min(lagrangian, mip_bound)
-    box = remaining(options)
+    box = remaining(options, math.inf)
     if box > 0.5 and plan.chosen.any():
         served = scr.pairs["demand_id"].isin(set(scr.pairs["demand_id"].to_numpy()[plan.chosen])).to_numpy()
         plan = _cost_stage(instance, scr, plan, served, value, box, options, notes)

@@ -306,7 +306,7 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     index, start = matrix_start(mm, data, plan.chosen[kept], plan.schedule)
     h.setSolution(len(index), index, start)
     h.setOptionValue("time_limit", float(max(0.1, t_end - time.perf_counter())))  # its build counts too
-    h.setOptionValue("mip_rel_gap", 1e-4)
+    h.setOptionValue("mip_rel_gap", 1e-4 if options.cost_gap is None else options.cost_gap)
     if options.cost_stage_max_nodes is not None:
         h.setOptionValue("mip_max_nodes", int(options.cost_stage_max_nodes))
     h.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
     from the stage-1 plan (:func:`cost_stage`). ``options.time_limit`` covers both stages;
     without it the cost stage is time-boxed to max(COST_STAGE_MIN_SECONDS, COST_STAGE_FACTOR x
     the stage-1 seconds), or bounded by ``options.cost_stage_max_nodes`` where the solver
-    supports a node limit (deterministic). The model is given back as it came; its variables
+    supports a node limit (deterministic), and stopped at ``options.cost_gap`` where one is given. The model is given back as it came; its variables
     keep the chosen plan's values.
     """
     solver = stage_solver(options.solver)
@@ -67,9 +68,10 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
     if remaining is not None and remaining < MIN_STAGE_SECONDS:
         notes.append("no time left for the cost stage: the plan keeps the stage-1 cost")
         return SolverRun(first, None, assign, usage, solver.name, solver.version, translate_s, notes)
+    cost_options = options if options.cost_gap is None else dataclasses.replace(options, gap=options.cost_gap)
     with cost_stage(m, pyo.value(m.served_value_expr)):
         warm = solver.continue_start(m)
-        second, seconds = solver.solve_stage(m, options, remaining, warm, max_nodes=options.cost_stage_max_nodes)
+        second, seconds = solver.solve_stage(m, cost_options, remaining, warm, max_nodes=options.cost_stage_max_nodes)
         translate_s += seconds
         if second.status in ("optimal", "feasible"):
             assign, usage = _values(m.assign, len(m.PAIRS)), _values(m.usage, len(m.USAGE_VARS))

@@ -38,7 +38,7 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
                    bound: float, target_gap: float, notes: list[str], label: str,
                    fix_from_lp: bool = False, progress: Progress | None = None) -> tuple[HeuristicPlan, float]:
     """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
-    target gap against ``bound`` or the time limit; returns the better of its plan and the start, and the
+    target gap against ``bound`` (over every pair, against its own dual bound too) or the time limit; returns the better of its plan and the start, and the
     MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
 
     ``fix_from_lp``: first solve its LP relaxation and fix every pair the LP serves whole (at 1) or not
@@ -70,8 +70,10 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
         if t_end - time.perf_counter() < 1.0:
             return start, math.inf
     index, values = matrix_start(mm, data, start.chosen[kept], start.schedule)
+    # over every pair the MIP's own dual bound holds for the instance: its proof of the target gap is enough
+    own_gap = max(RESTRICTED_MIP_GAP, target_gap) if len(kept) == len(pairs) else RESTRICTED_MIP_GAP
     col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap,
-                                       progress=progress)
+                                       progress=progress, mip_gap=own_gap)
     if col is None:
         notes.append(f"{label} over {len(kept):,} pairs found no plan")
         return start, mip_bound
@@ -80,9 +82,11 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
     return _better(scr, plan, start), mip_bound
 
 
-def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None, progress=None):
+def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap: float, lp_assign=None, progress=None,
+                      mip_gap: float = RESTRICTED_MIP_GAP):
     """Column values of the MIP (from a start, or with assignments fixed where the LP is integral), or None;
-    and the MIP's dual bound (inf when HiGHS has none)."""
+    and the MIP's dual bound (inf when HiGHS has none). HiGHS stops at its own ``mip_gap`` or when the
+    incumbent is within ``target_gap`` of ``bound``."""
     h = mm.to_highs()
     if start is not None:
         h.setSolution(len(start[0]), start[0], start[1])
@@ -92,7 +96,7 @@ def _solve_restricted(mm, data, start, seconds: float, bound: float, target_gap:
         upper = np.where(lp_assign <= 1e-6, 0.0, 1.0)
         h.changeColsBounds(len(assign), assign, lower, upper)
     h.setOptionValue("time_limit", float(max(0.5, seconds)))
-    h.setOptionValue("mip_rel_gap", RESTRICTED_MIP_GAP)  # its own proof; the callback stops at the target against the bound
+    h.setOptionValue("mip_rel_gap", mip_gap)  # its own proof; the callback stops at the target against the bound
     h.setCallback(StopAtGap(bound, target_gap, progress), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     h.run()

@@ -16,13 +16,17 @@ summary.json of the comparison (``"kind": "comparison"``), written first with
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import signal
 import sys
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from allocator.executor import default_workers
 from allocator.files import start_incremental_folder, write_summary
 from allocator.studies.year.charts import PolicyYear, write_charts, write_page
 from allocator.studies.year.hindsight import hindsight_bound
@@ -31,12 +35,40 @@ from allocator.studies.year.outputs import write_outputs
 from allocator.studies.year.run import YearOptions, load_year, run_year
 
 
-def _hindsight(year, ledger_path: Path | None, time_limit: float | None) -> dict:
-    """The bound, from the ledger's meta if a run computed it already (a resumed year), else computed."""
-    meta = read_meta(ledger_path) if ledger_path is not None and Path(ledger_path).is_file() else None
-    if meta and "hindsight" in meta:
-        return json.loads(meta["hindsight"])
-    return hindsight_bound(year, time_limit).as_dict()
+def _known_hindsight(ledger_path: Path) -> dict | None:
+    """The bound a run of this year computed already (a resumed year): from the ledger's meta."""
+    meta = read_meta(ledger_path) if Path(ledger_path).is_file() else None
+    return json.loads(meta["hindsight"]) if meta and "hindsight" in meta else None
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this worker
+
+
+@contextlib.contextmanager
+def hindsight_beside_the_days(year, instance_dir: Path, arrivals: Path, out: Path, resume: bool,
+                              time_limit: float | None):
+    """Yield a function giving the hindsight bound, computed in a worker process while the days run.
+
+    The days' solves keep one core busy; the bound's LP (24 s on the 200-a-day year) runs on another, so the
+    year's wall time does not include it. A resumed year reads the bound from its ledger (``run_year`` refuses
+    a ledger of other inputs before it is used); with one core the
+    bound is computed after the days, in this process. The worker is stopped with the days (an error, an
+    interruption), so nothing outlives the command."""
+    known = _known_hindsight(Path(out) / LEDGER_FILE) if resume else None
+    if known is not None:
+        yield lambda: known
+        return
+    if default_workers() < 2:
+        yield lambda: hindsight_bound(year, time_limit).as_dict()
+        return
+    pool = multiprocessing.get_context("spawn").Pool(1, initializer=_ignore_sigint)
+    try:
+        pending = pool.apply_async(_task, (("hindsight", Path(instance_dir), Path(arrivals), year.requests.days, time_limit),))
+        yield lambda: pending.get()[1]
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def finish_folder(folder: Path, hindsight: dict | None) -> dict:
@@ -58,12 +90,13 @@ def run_one(instance_dir: Path, arrivals: Path, out: Path, options: YearOptions,
             bar.n = day + 1
             bar.refresh()
 
-    try:
-        ledger = run_year(year, out, options, resume, on_day)
-    finally:
-        if bar is not None:
-            bar.close()
-    hindsight = _hindsight(year, ledger, hindsight_time_limit)
+    with hindsight_beside_the_days(year, instance_dir, arrivals, out, resume, hindsight_time_limit) as bound:
+        try:
+            run_year(year, out, options, resume, on_day)
+        finally:
+            if bar is not None:
+                bar.close()
+        hindsight = bound()
     summary = finish_folder(out, hindsight)
     policy_year = PolicyYear.read(out, summary)
     write_page(out, [policy_year], write_charts(out, [policy_year]), hindsight)
