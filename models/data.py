@@ -35,8 +35,6 @@ class ModelData:
         return len(self.pairs)
 
 
-
-
 def prepare(instance: Instance, screen: Screen) -> ModelData:
     pairs = screen.pairs.copy()
     pairs["k"] = np.arange(len(pairs))

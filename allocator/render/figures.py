@@ -105,12 +105,6 @@ class Figures:
     notes: list[str] = field(default_factory=list)
 
 
-
-
-
-
-
-
 def _float(value) -> float:
     if isinstance(value, str):
         return float(value)  # "inf"

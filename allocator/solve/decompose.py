@@ -91,10 +91,6 @@ class WarmStart:
         return cls(Multipliers.mean([w.prices for w in many], np.ones(len(many))), pd.concat(frames, ignore_index=True))
 
 
-
-
-
-
 def lagrangian_bound(data: ModelData, seconds: float, start: HeuristicPlan | None = None,
                      blocks: int | None = None) -> tuple[float, int]:
     """Column generation alone: the certified bound min_y L(y) reached within ``seconds``, and the rounds."""
@@ -309,20 +305,6 @@ def seed_columns(r: Relaxation, master: Master, scr: Screen, columns: pd.DataFra
         batch = master.batch(selected, np.where(selected[r.row_pair], take, 0.0), np.unique(owner[rank == k]))
         added += len(master.add(batch))
     return added
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, baseline_plans: np.ndarray, deadline: float,

@@ -282,9 +282,3 @@ def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, secon
                          plan.unplaced_must_serve), moves
 
 
-
-
-
-
-
-

@@ -113,8 +113,6 @@ def split_instance(instance: Instance, scr: Screen, parts: int) -> list[Instance
     return out
 
 
-
-
 def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, parts: int,
                       solve_part: Callable[[tuple[int, Instance, SolveOptions]], PartResult],
                       executor: ExecutorOptions | None = None) -> tuple[HeuristicPlan, list[PartResult], list[str]]:

@@ -249,10 +249,6 @@ def table_rows(df: pd.DataFrame) -> list[list[str]]:
     return [[cell_text(v) for v in row] for row in df.itertuples(index=False, name=None)]
 
 
-
-
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -333,8 +329,6 @@ def _validate(folder: Path, added: NewDemands | None, first_new_line: int) -> No
             raise
         error.problems = [point_at_source(p, added, first_new_line) for p in error.problems]
         raise
-
-
 
 
 def _write_folder(out: Path, source: Path, texts: dict[str, str], skip: set[str], validate) -> None:

@@ -31,8 +31,6 @@ def bundled_instance(name: str, facts: dict) -> InstanceTables:
     return generator(facts, seed, name=name)
 
 
-
-
 GENERATED_DECIMALS = 6  # generated instances are written to this many decimals (fixed, reproducible bytes)
 
 

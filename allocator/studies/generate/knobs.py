@@ -107,8 +107,6 @@ class ChinaFamily:
         return self.generator(facts, seed, **kwargs)
 
 
-
-
 @dataclass
 class Generated:
     """A generated instance: instance.toml text, tables, and how to write floats."""
@@ -116,10 +114,6 @@ class Generated:
     toml_text: str
     tables: dict[str, pd.DataFrame]
     exact_floats: bool = False  # write floats with repr (GAP efficiencies must read back exactly)
-
-
-
-
 
 
 def check_knobs(family: str, knobs: Knobs) -> None:
@@ -163,8 +157,6 @@ def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
     if len({k for k, _ in mix}) != len(mix):
         raise GenerateError(f"mix '{text}' names an item twice")
     return tuple(mix)
-
-
 
 
 def parse_rates(text: str) -> tuple[tuple[str, float], ...]:

@@ -57,8 +57,6 @@ from allocator.studies.sweep.variants import (
 COST_STAGE_MAX_NODES = 500  # the cost stage ends after this many nodes, not after wall seconds: deterministic
 
 
-
-
 @dataclass(frozen=True)
 class SolveSettings:
     time_limit: float | None = None  # seconds per exact solve
@@ -207,8 +205,6 @@ def _difference(a: object, b: object) -> float | None:
 
 def _suffixed(fields: dict[str, object], suffix: str) -> dict[str, object]:
     return {f"{name}_{suffix}": fields[name] for name in METHOD_FIELDS}
-
-
 
 
 @dataclass

@@ -120,8 +120,6 @@ def summarize(frame: pd.DataFrame, context: SweepContext, matches: dict[str, Mat
     return SweepSummary(lines, int(len(frame)), {str(k): int(v) for k, v in statuses.items()}, below)
 
 
-
-
 def _matching_funds(frame: pd.DataFrame, files: dict[str, bytes], instance: Instance, scope: Sequence[str],
                     context: SweepContext, options: SweepOptions) -> dict[str, MatchingFund]:
     """Per line: the fund the optimizer needs to match FCFS at the instance's own fund."""
@@ -208,10 +206,6 @@ def _line_rows(frame: pd.DataFrame, reference: pd.Series) -> pd.DataFrame:
         else:
             same &= np.isclose(frame[column].to_numpy(dtype=float), float(value), rtol=1e-12, atol=0.0)
     return frame[same]
-
-
-
-
 
 
 def _sentence(line: LineSummary) -> str:
