@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -314,4 +315,60 @@ def test_hourly_plan_keeps_must_serve_demands_the_assignment_left_out(tmp_path):
     assert result.plan.served_value == pytest.approx(50.0)
     # the master serves must-serve demands too, so column generation does not stop at the 70 of plans without m
     assert result.best_bound == pytest.approx(50.0)
+    check_plan_files(folder, tmp_path / "p")
+
+
+def _two_hours_one_pool_world() -> dict:
+    """pB only (10 cards, so 10 card-hours an hour), two one-hour periods: a (10 card-hours, value 30) and b
+    (10, value 20) both in hour 0, c (10, value 10) in hour 1. Summed over the day (one block) a and b fit
+    (bound 50); hour by hour only one of them does: the optimum is a + c = 40."""
+    spec = base()
+    spec["settings"]["periods"] = 2
+    spec["pools"] = spec["pools"][1:]
+    spec["demands"] += [demand("a", 10, priority=3.0, release=0, deadline=0), demand("b", 10, priority=2.0, release=0, deadline=0),
+                        demand("c", 10, priority=1.0, release=1, deadline=1)]
+    return spec
+
+
+def test_hourly_day_with_a_small_model_is_proven_by_the_exact_mip_from_its_plan(tmp_path):
+    """The block bound (50) ignores the hours; on an hourly day whose model is small the fast method runs
+    the exact MIP from its hourly plan, whose dual bound holds for the instance: 40, proven."""
+    folder = write(tmp_path / "i", _two_hours_one_pool_world())
+    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert result.plan.served_value == pytest.approx(40.0)
+    assert result.best_bound == pytest.approx(40.0) and result.status == "optimal"
+    assert any(n.startswith("bound from the exact MIP: 40 (Lagrangian 50)") for n in result.notes), result.notes
+    check_plan_files(folder, tmp_path / "p")
+
+
+def test_densest_takes_the_most_value_per_card_hour_within_the_columns():
+    """Pairs of value per card-hour of use 1, 3, 2 and 5; windows of 1, 4, 1 and 3 periods (1, 5, 1 and 4
+    model columns). The densest first, as long as the columns add up within the budget: 6 columns take
+    the densest (4) only, the next (5 more) would not fit; 10 take the three densest (4 + 5 + 1)."""
+    from allocator.solve.fast import _densest
+
+    pairs = pd.DataFrame({"value": [1.0, 3.0, 2.0, 5.0], "usage_card_hours": [1.0] * 4,
+                          "release": [0, 0, 2, 0], "deadline": [0, 3, 2, 2]})
+    assert _densest(pairs, np.ones(4, dtype=bool), 6).tolist() == [False, False, False, True]
+    assert _densest(pairs, np.ones(4, dtype=bool), 10).tolist() == [False, True, True, True]
+    assert _densest(pairs, np.array([True, False, True, False]), 6).tolist() == [True, False, True, False]
+
+
+def test_widening_rounds_lift_an_hourly_plan_the_hours_cut(tmp_path, monkeypatch):
+    """A capacity-bound hourly day (200 demands x 12 h) whose model is treated as large: the block assignment
+    placed hour by hour and filled in loses value; the widening rounds (served demands and the densest others
+    free, as far as the columns allow) win it back, and the plan keeps every rule."""
+    import allocator.solve.fast as fast
+    from benchmarks.regimes.family import generate
+    from benchmarks.regimes.family import write as write_regime
+
+    folder = write_regime(tmp_path / "i", generate("capacity", 200, 8, 12, 0))
+    monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 0)
+    monkeypatch.setattr(fast, "WIDEN_MAX_COLUMNS", 800)
+    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    filled = next(float(n.split("value ")[1].replace(",", "")) for n in result.notes if n.startswith("single demands filled in"))
+    assert any("(round 1)" in n for n in result.notes), result.notes
+    widened = next(n for n in result.notes if n.startswith("widening:"))
+    assert result.plan.served_value > filled + 1.0, widened
+    assert result.best_bound >= result.plan.served_value - 1e-6
     check_plan_files(folder, tmp_path / "p")

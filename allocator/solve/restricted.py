@@ -36,13 +36,16 @@ def _better(scr: Screen, a: HeuristicPlan, b: HeuristicPlan) -> HeuristicPlan:
 
 def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: HeuristicPlan, seconds: float,
                    bound: float, target_gap: float, notes: list[str], label: str,
-                   fix_from_lp: bool = False, progress: Progress | None = None) -> tuple[HeuristicPlan, float]:
+                   fix_from_lp: bool = False, progress: Progress | None = None,
+                   own_gap: float | None = None) -> tuple[HeuristicPlan, float]:
     """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
     target gap against ``bound`` (over every pair, against its own dual bound too) or the time limit; returns the better of its plan and the start, and the
     MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
 
     ``fix_from_lp``: first solve its LP relaxation and fix every pair the LP serves whole (at 1) or not
-    at all (at 0), leaving only the fractional ones to branch on; if that leaves no plan, the whole MIP."""
+    at all (at 0), leaving only the fractional ones to branch on; if that leaves no plan, the whole MIP.
+    ``own_gap``: the gap the MIP proves against its own bound before it stops (default: 1e-4 over a subset
+    of the pairs, the target gap over every pair)."""
     from models.build import build_matrix
     from models.data import prepare
     from models.start import matrix_start
@@ -71,7 +74,8 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
             return start, math.inf
     index, values = matrix_start(mm, data, start.chosen[kept], start.schedule)
     # over every pair the MIP's own dual bound holds for the instance: its proof of the target gap is enough
-    own_gap = max(RESTRICTED_MIP_GAP, target_gap) if len(kept) == len(pairs) else RESTRICTED_MIP_GAP
+    if own_gap is None:
+        own_gap = max(RESTRICTED_MIP_GAP, target_gap) if len(kept) == len(pairs) else RESTRICTED_MIP_GAP
     col, mip_bound = _solve_restricted(mm, data, (index, values), t_end - time.perf_counter(), bound, target_gap,
                                        progress=progress, mip_gap=own_gap)
     if col is None:
