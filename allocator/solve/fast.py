@@ -221,11 +221,10 @@ def place_must_serve(instance: Instance, scr: Screen, start: HeuristicPlan, seco
 def _widen_hours(instance: Instance, scr: Screen, plan: HeuristicPlan, dec, value_end: float, target_gap: float,
                  notes: list[str], live: Progress, phases: dict) -> HeuristicPlan:
     """Hourly instances, while the value is short of the target and time is left: rounds of the schedule
-    MIP from the plan over a neighbourhood of it (:func:`_neighbourhood`), each with the time left: a round
-    that proves its neighbourhood's best within the target gap early leaves time for the next, until the
-    target gap, the time,
-    or no pair is left to try. (Rounds with half the time each lost 2 % on a capacity-bound 1,500 x 24 h
-    day: a 60,000-column neighbourhood needs its time to improve at all.)"""
+    MIP from the plan over a neighbourhood of it (:func:`_neighbourhood`), each with the time left (a round
+    that proves its neighbourhood's best within the target gap early leaves time for the next), until the
+    target gap, the time, or no pair is left to try. Rounds with half the time each lost 2 % on a
+    capacity-bound 1,500 x 24 h day: a 60,000-column neighbourhood needs its time to improve at all."""
     t0 = time.perf_counter()
     tried = np.zeros(len(scr.pairs), dtype=bool)
     rounds, first_note, before = 0, len(notes), _value(scr, plan)

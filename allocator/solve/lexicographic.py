@@ -46,8 +46,8 @@ def solve_model(m: pyo.ConcreteModel, options: SolveOptions, start: list[tuple] 
     from the stage-1 plan (:func:`cost_stage`). ``options.time_limit`` covers both stages;
     without it the cost stage is time-boxed to max(COST_STAGE_MIN_SECONDS, COST_STAGE_FACTOR x
     the stage-1 seconds), or bounded by ``options.cost_stage_max_nodes`` where the solver
-    supports a node limit (deterministic), and stopped at ``options.cost_gap`` where one is given. The model is given back as it came; its variables
-    keep the chosen plan's values.
+    supports a node limit (deterministic), and stopped at ``options.cost_gap`` where one is given.
+    The model is given back as it came; its variables keep the chosen plan's values.
     """
     solver = stage_solver(options.solver)
     clock = _Clock(options.deadline) if options.deadline is not None else _Clock.start(options.time_limit)

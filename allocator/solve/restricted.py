@@ -39,8 +39,9 @@ def restricted_mip(instance: Instance, scr: Screen, allowed: np.ndarray, start: 
                    fix_from_lp: bool = False, progress: Progress | None = None,
                    own_gap: float | None = None) -> tuple[HeuristicPlan, float]:
     """The exact model over the ``allowed`` pairs only, started from ``start`` (inside them), stopped at the
-    target gap against ``bound`` (over every pair, against its own dual bound too) or the time limit; returns the better of its plan and the start, and the
-    MIP's dual bound over those pairs (inf when it has none; an instance bound only when all pairs are in).
+    target gap against ``bound`` (over every pair, against its own dual bound too) or the time limit;
+    returns the better of its plan and the start, and the MIP's dual bound over those pairs (inf when it
+    has none; an instance bound only when all pairs are in).
 
     ``fix_from_lp``: first solve its LP relaxation and fix every pair the LP serves whole (at 1) or not
     at all (at 0), leaving only the fractional ones to branch on; if that leaves no plan, the whole MIP.
