@@ -345,13 +345,15 @@ def test_densest_takes_the_most_value_per_card_hour_within_the_columns():
     """Pairs of value per card-hour of use 1, 3, 2 and 5; windows of 1, 4, 1 and 3 periods (1, 5, 1 and 4
     model columns). The densest first, as long as the columns add up within the budget: 6 columns take
     the densest (4) only, the next (5 more) would not fit; 10 take the three densest (4 + 5 + 1)."""
-    from allocator.solve.fast import _densest
+    from allocator.solve.fast import _densest, pair_columns
 
     pairs = pd.DataFrame({"value": [1.0, 3.0, 2.0, 5.0], "usage_card_hours": [1.0] * 4,
                           "release": [0, 0, 2, 0], "deadline": [0, 3, 2, 2]})
-    assert _densest(pairs, np.ones(4, dtype=bool), 6).tolist() == [False, False, False, True]
-    assert _densest(pairs, np.ones(4, dtype=bool), 10).tolist() == [False, True, True, True]
-    assert _densest(pairs, np.array([True, False, True, False]), 6).tolist() == [True, False, True, False]
+    columns = pair_columns(pairs)
+    assert columns.tolist() == [1, 5, 1, 4]
+    assert _densest(pairs, columns, np.ones(4, dtype=bool), 6).tolist() == [False, False, False, True]
+    assert _densest(pairs, columns, np.ones(4, dtype=bool), 10).tolist() == [False, True, True, True]
+    assert _densest(pairs, columns, np.array([True, False, True, False]), 6).tolist() == [True, False, True, False]
 
 
 def test_widening_rounds_lift_an_hourly_plan_the_hours_cut(tmp_path, monkeypatch):

@@ -185,6 +185,30 @@ def test_the_cost_stage_stops_at_its_own_gap(tmp_path, monkeypatch, cost_gap, ex
     assert run.cost_stage is not None and run.cost_stage.status == "optimal"
 
 
+@pytest.mark.parametrize("cost_gap, expected", [(None, 1e-4), (0.02, 0.02)])
+def test_the_matrix_built_cost_stage_stops_at_its_own_gap(tmp_path, monkeypatch, cost_gap, expected):
+    """The exact MIP built as a numpy matrix (the year's days): its cost stage, the last HiGHS model made,
+    is solved to SolveOptions.cost_gap (1e-4 without one)."""
+    from allocator.solve.pipeline import solve_and_write
+    from models.matrix import MatrixModel
+
+    made = []
+    original = MatrixModel.to_highs
+
+    def recording(self, *args, **kwargs):
+        made.append(original(self, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(MatrixModel, "to_highs", recording)
+    spec = base()
+    spec["demands"] += [demand("d1", 1), demand("d2", 2)]
+    result = solve_and_write(builders.write(tmp_path / "i", spec), tmp_path / "p",
+                             SolveOptions(method="exact", exact_on_matrix=True, cost_gap=cost_gap))
+    assert any("built as a numpy matrix" in n for n in result.notes)
+    assert any(n.startswith("cost stage over") for n in result.notes), result.notes
+    assert made[-1].getOptionValue("mip_rel_gap")[1] == pytest.approx(expected)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("solver", SOLVER_PARAMS)
 def test_time_limit_gives_an_honest_status_and_bound(tmp_path, solver):

@@ -79,11 +79,16 @@ class FastResult:
     warm: object = None  # where the decomposition's column generation ended (allocator.solve.decompose.WarmStart)
 
 
+def pair_columns(pairs: pd.DataFrame) -> np.ndarray:
+    """Per screened pair, its columns in the exact model: its assignment, and one usage column per
+    period of its window when the window is longer than one period."""
+    window = (pairs["deadline"] - pairs["release"] + 1).to_numpy()
+    return 1 + np.where(window > 1, window, 0)
+
+
 def model_columns(scr: Screen) -> int:
     """Assignment plus usage columns of the exact model, from the screened pairs alone (no build)."""
-    pairs = scr.pairs
-    window = (pairs["deadline"] - pairs["release"] + 1).to_numpy()
-    return int(len(pairs) + window[window > 1].sum())
+    return int(pair_columns(scr.pairs).sum())
 
 
 def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None,
@@ -182,7 +187,7 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     box = deadline - time.perf_counter()
     served = scr.pairs["demand_id"].isin(set(scr.pairs["demand_id"].to_numpy()[plan.chosen])).to_numpy()
     cost_pairs = (allowed if allowed is not None else plan.chosen) & served | plan.chosen
-    cost_columns = model_columns(dataclasses.replace(scr, pairs=scr.pairs[cost_pairs]))
+    cost_columns = int(pair_columns(scr.pairs)[cost_pairs].sum())
     if box > 0.5 and plan.chosen.any() and not plan.unplaced_must_serve and cost_columns <= POLISH_MAX_COLUMNS:
         plan = _cost_stage(instance, scr, plan, cost_pairs, value, box, options, notes)
     elif box > 0.5 and plan.chosen.any() and not plan.unplaced_must_serve:
@@ -245,9 +250,8 @@ def _widen_hours(instance: Instance, scr: Screen, plan: HeuristicPlan, dec, valu
         rounds += 1
     if rounds:
         phases["widen"] = time.perf_counter() - t0
-    if rounds > 2:  # one line for the rounds between the first and the last
-        notes[first_note + 1:-1] = [f"... {rounds - 2} more widening rounds"]
-    if rounds:
+        if rounds > 2:  # one line for the rounds between the first and the last
+            notes[first_note + 1:-1] = [f"... {rounds - 2} more widening rounds"]
         notes.append(f"widening: {rounds} round(s), value {before:,.6g} -> {_value(scr, plan):,.6g}")
     return plan
 
@@ -266,29 +270,28 @@ def _neighbourhood(scr: Screen, plan: HeuristicPlan, dec, tried: np.ndarray) -> 
     allowed = chosen | plan.chosen
     wide = allowed | (dec.support if dec.support is not None else False)
     label = "hourly MIP, pools and hours free"
-    if model_columns(dataclasses.replace(scr, pairs=pairs[wide])) <= WIDEN_MAX_COLUMNS:
+    columns = pair_columns(pairs)
+    if columns[wide].sum() <= WIDEN_MAX_COLUMNS:
         allowed = wide
-    elif model_columns(dataclasses.replace(scr, pairs=pairs[allowed])) > WIDEN_MAX_COLUMNS:
+    elif columns[allowed].sum() > WIDEN_MAX_COLUMNS:
         allowed = plan.chosen | np.isin(ids, list(set(chosen_ids) - set(ids[plan.chosen])))
         label = "hourly MIP, served demands' hours and left-out demands' pools free"
-        if model_columns(dataclasses.replace(scr, pairs=pairs[allowed])) > WIDEN_MAX_COLUMNS:
+        if columns[allowed].sum() > WIDEN_MAX_COLUMNS:
             return None, label
-    used = model_columns(dataclasses.replace(scr, pairs=pairs[allowed]))
-    allowed = allowed | _densest(pairs, ~allowed & ~chosen & ~tried, min(WIDEN_FILL_COLUMNS, WIDEN_MAX_COLUMNS) - used)
+    budget = min(WIDEN_FILL_COLUMNS, WIDEN_MAX_COLUMNS) - int(columns[allowed].sum())
+    allowed = allowed | _densest(pairs, columns, ~allowed & ~chosen & ~tried, budget)
     if not (allowed & ~tried).any():
         return None, label
     return allowed, label
 
 
-def _densest(pairs: pd.DataFrame, candidates: np.ndarray, columns: int) -> np.ndarray:
+def _densest(pairs: pd.DataFrame, columns: np.ndarray, candidates: np.ndarray, budget: int) -> np.ndarray:
     """The candidate pairs of highest value per card-hour of use, densest first, as long as their model
-    columns add up to at most ``columns``."""
-    window = (pairs["deadline"] - pairs["release"] + 1).to_numpy()
-    cost = 1 + np.where(window > 1, window, 0)
+    columns (``columns``, per pair: :func:`pair_columns`) add up to at most ``budget``."""
     index = np.flatnonzero(candidates)
     density = pairs["value"].to_numpy()[index] / np.maximum(pairs["usage_card_hours"].to_numpy()[index], 1e-9)
     index = index[np.argsort(-density, kind="stable")]
-    taken = index[np.cumsum(cost[index]) <= columns]
+    taken = index[np.cumsum(columns[index]) <= budget]
     out = np.zeros(len(pairs), dtype=bool)
     out[taken] = True
     return out

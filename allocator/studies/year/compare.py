@@ -131,9 +131,7 @@ def run_many(instance_dir: Path, arrivals: Path, out: Path, options: YearOptions
     write_summary(out, {"tool": TOOL, "kind": "comparison", "status": "running", "policies": policies})
     known = None
     if continuing:
-        ledgers = [out / p / LEDGER_FILE for p in policies]
-        metas = [read_meta(path) for path in ledgers if path.is_file()]
-        known = next((json.loads(m["hindsight"]) for m in metas if m and "hindsight" in m), None)
+        known = next((k for k in (_known_hindsight(out / p / LEDGER_FILE) for p in policies) if k is not None), None)
     items = [] if known is not None else [("hindsight", Path(instance_dir), Path(arrivals), options.days, hindsight_time_limit)]
     items += [("policy", Path(instance_dir), Path(arrivals), out / p, replace(options, policy=p), resume, protected)
               for p in policies]
