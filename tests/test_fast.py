@@ -300,7 +300,7 @@ def test_hourly_plan_keeps_must_serve_demands_the_assignment_left_out(tmp_path):
     """The hourly plan made from an assignment that left a must-serve demand out used to miss it, and
     lost to the baseline (10) whatever it served: now the demand is kept where the baseline has it."""
     from allocator.solve.exact import _best_heuristic
-    from allocator.solve.fast import schedule_assignment
+    from allocator.solve.hourly import schedule_assignment
 
     folder = write(tmp_path / "i", _must_serve_hour_world())
     inst = read_instance(folder)
@@ -345,7 +345,7 @@ def test_densest_takes_the_most_value_per_card_hour_within_the_columns():
     """Pairs of value per card-hour of use 1, 3, 2 and 5; windows of 1, 4, 1 and 3 periods (1, 5, 1 and 4
     model columns). The densest first, as long as the columns add up within the budget: 6 columns take
     the densest (4) only, the next (5 more) would not fit; 10 take the three densest (4 + 5 + 1)."""
-    from allocator.solve.fast import _densest, pair_columns
+    from allocator.solve.hourly import _densest, pair_columns
 
     pairs = pd.DataFrame({"value": [1.0, 3.0, 2.0, 5.0], "usage_card_hours": [1.0] * 4,
                           "release": [0, 0, 2, 0], "deadline": [0, 3, 2, 2]})
@@ -361,12 +361,13 @@ def test_widening_rounds_lift_an_hourly_plan_the_hours_cut(tmp_path, monkeypatch
     placed hour by hour and filled in loses value; the widening rounds (served demands and the densest others
     free, as far as the columns allow) win it back, and the plan keeps every rule."""
     import allocator.solve.fast as fast
+    import allocator.solve.hourly as hourly
     from benchmarks.regimes.family import generate
     from benchmarks.regimes.family import write as write_regime
 
     folder = write_regime(tmp_path / "i", generate("capacity", 200, 8, 12, 0))
     monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 0)
-    monkeypatch.setattr(fast, "WIDEN_MAX_COLUMNS", 800)
+    monkeypatch.setattr(hourly, "WIDEN_MAX_COLUMNS", 800)
     result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
     filled = next(float(n.split("value ")[1].replace(",", "")) for n in result.notes if n.startswith("single demands filled in"))
     assert any("(round 1)" in n for n in result.notes), result.notes
@@ -374,3 +375,41 @@ def test_widening_rounds_lift_an_hourly_plan_the_hours_cut(tmp_path, monkeypatch
     assert result.plan.served_value > filled + 1.0, widened
     assert result.best_bound >= result.plan.served_value - 1e-6
     check_plan_files(folder, tmp_path / "p")
+
+
+def test_exact_mip_beside_gives_its_bound_and_plan(tmp_path):
+    """The worker alone on the two-hour day: HiGHS on the whole model proves 40 (a + c) and returns that plan."""
+    import time
+
+    from allocator.solve.beside import ExactBeside
+
+    inst = read_instance(write(tmp_path / "i", _two_hours_one_pool_world()))
+    scr = screen(inst)
+    with ExactBeside(inst, scr, time.time() + 20.0, 1e-4) as beside:
+        answer = beside.result(30.0)
+    assert answer.bound == pytest.approx(40.0) and answer.value == pytest.approx(40.0)
+    assert sorted(scr.pairs["demand_id"].to_numpy()[answer.assign > 0.5]) == ["a", "c"]
+    assert not beside._process.is_alive()
+    # asked before it can have answered (the worker is still starting): no answer, and it is stopped on the way out
+    with ExactBeside(inst, scr, time.time() + 20.0, 1e-4) as late:
+        assert late.result(0.0) is None
+    assert not late._process.is_alive()
+
+
+def test_fast_method_takes_the_bound_of_the_exact_mip_beside(tmp_path, monkeypatch):
+    """The two-hour day treated as a large model (no exact MIP from the plan on the main core): the block
+    bound is 50; the exact MIP on the other core proves 40, which becomes the certified bound."""
+    import allocator.solve.beside as beside
+    import allocator.solve.fast as fast
+
+    monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 0)
+    monkeypatch.setattr(beside, "BESIDE_MIN_SECONDS", 0.0)
+    monkeypatch.setattr(beside, "cores", lambda: 2)
+    folder = write(tmp_path / "i", _two_hours_one_pool_world())
+    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert result.plan.served_value == pytest.approx(40.0)
+    assert result.best_bound == pytest.approx(40.0) and result.status == "optimal"
+    assert any(n.startswith("bound from the exact MIP beside: 40 (Lagrangian 50)") for n in result.notes), result.notes
+    check_plan_files(folder, tmp_path / "p")
+    one_thread = solve_and_write(folder, tmp_path / "q", SolveOptions(method="fast", time_limit=20, threads=1))
+    assert not any("beside" in n for n in one_thread.notes)  # --threads 1: no worker

@@ -8,7 +8,14 @@ import pytest
 
 from allocator.instance.reading import read_instance
 from allocator.instance.screening import screen
-from allocator.solve.heuristics import cheaper_pools
+from allocator.solve.heuristics import (
+    cheaper_pools,
+    enterprise_sequence,
+    must_serve_first,
+    place,
+    place_enterprises,
+    place_in_order,
+)
 from allocator.solve.state import HeuristicPlan
 from tests.builders import base, demand, write
 
@@ -128,3 +135,64 @@ def test_cheaper_pools_keeps_the_green_share_of_the_center_a_demand_leaves(tmp_p
     scr, plan, moves = _cheaper_pools_from_pa(tmp_path, spec, [("x", 0, 10.0), ("y", 1, 10.0)])
     assert moves == 0
     assert dict(zip(scr.pairs["demand_id"][plan.chosen], scr.pairs["pool_id"][plan.chosen])) == {"x": "pA", "y": "pA"}
+
+
+def _whole_enterprise_pass(tmp_path, spec: dict):
+    """must_serve_first and place_enterprises (E1's pairs, cheapest bill first) on ``spec``: the demand -> pool
+    maps of their plans (None: no plan), the instance and its screen."""
+    inst = read_instance(write(tmp_path / "i", spec))
+    scr = screen(inst)
+    pairs = scr.pairs
+
+    def served(plan: HeuristicPlan | None) -> dict | None:
+        return None if plan is None else dict(zip(pairs["demand_id"][plan.chosen], pairs["pool_id"][plan.chosen]))
+
+    cheapest_first = np.lexsort((pairs["bill_yuan"].to_numpy(), pairs["demand_id"].to_numpy()))
+    return served(must_serve_first(inst, scr)), served(place_enterprises(inst, scr, [cheapest_first])), inst, scr
+
+
+def test_an_enterprise_below_its_minimum_spend_at_cheap_pools_is_placed_at_dear_ones(tmp_path):
+    """Minimum spend 15: d1 (10 card-hours) bills 10 at pB (1 yuan) and 20 at pA (2 yuan). At its cheapest
+    pool E1 misses the threshold; the retry at the dearest pool meets it (before: d1 left out)."""
+    spec = base()
+    spec["programs"][0]["min_spend_yuan"] = 15.0
+    spec["demands"] += [demand("d1", 10)]
+    _, whole, _, _ = _whole_enterprise_pass(tmp_path, spec)
+    assert whole == {"d1": "pA"}
+
+
+def test_must_serve_first_serves_requests_that_reach_the_voucher_only_together(tmp_path):
+    """Minimum voucher 6 at rate 0.5: d1 and d2 (5 card-hours each, must-serve) claim 2.5 at pB and 5 at pA
+    alone, below it everywhere, so every demand-by-demand baseline leaves both out. Together at pB (10 cards)
+    they claim 5, still short; together at pA 10: must_serve_first places both at pA."""
+    spec = base()
+    spec["programs"][0]["min_voucher_yuan"] = 6.0
+    spec["demands"] += [demand("d1", 5, must_serve="true"), demand("d2", 5, must_serve="true")]
+    first, _, inst, scr = _whole_enterprise_pass(tmp_path, spec)
+    assert first == {"d1": "pA", "d2": "pA"}
+    for method in ("greedy", "fcfs"):
+        assert place(inst, scr, method).unplaced_must_serve == ["d1", "d2"]
+    assert place_in_order(inst, scr, enterprise_sequence(inst, scr)).unplaced_must_serve == ["d1", "d2"]
+
+
+def test_must_serve_first_takes_the_owners_other_requests_when_its_must_serve_ones_miss_the_voucher(tmp_path):
+    """As above, but only d1 is must-serve: alone it claims at most 5 < 6; with E1's d2 at pA, 10."""
+    spec = base()
+    spec["programs"][0]["min_voucher_yuan"] = 6.0
+    spec["demands"] += [demand("d1", 5, must_serve="true"), demand("d2", 5)]
+    first, _, inst, scr = _whole_enterprise_pass(tmp_path, spec)
+    assert first == {"d1": "pA", "d2": "pA"}
+    spec["demands"][0]["must_serve"] = "false"
+    assert _whole_enterprise_pass(tmp_path / "none", spec)[0] is None  # no must-serve demand: no such baseline
+
+
+def test_fast_method_serves_must_serve_requests_that_reach_the_voucher_only_together(solve_spec):
+    """The same day: the fast method serves both and its cost stage finds the cheapest plan that meets the
+    voucher, one at pB and one at pA (claims 2.5 + 5 = 7.5 >= 6, bill 5 + 10 = 15; both at pA bill 20)."""
+    spec = base()
+    spec["programs"][0]["min_voucher_yuan"] = 6.0
+    spec["demands"] += [demand("d1", 5, must_serve="true"), demand("d2", 5, must_serve="true")]
+    s = solve_spec(spec, method="fast", time_limit=20)
+    assert sorted(s.served.values()) == ["pA", "pB"]
+    assert s.result.plan.served_value == pytest.approx(10.0)
+    assert s.result.plan.total_bill_yuan == pytest.approx(15.0)

@@ -21,7 +21,7 @@ from allocator.plan.extract import (
 from allocator.plan.writing import rule_violations
 from allocator.problems import InfeasibleInstance, NoSolution
 from allocator.solve.bound import EXACT_BOUND_SECONDS, certified_bound_and_prices
-from allocator.solve.heuristics import enterprise_sequence, place, place_in_order
+from allocator.solve.heuristics import enterprise_sequence, must_serve_first, place, place_in_order
 from allocator.solve.infeasible import explain_infeasible
 from allocator.solve.lexicographic import solve_model
 from allocator.solve.options import SolveOptions, StartPlan, remaining
@@ -129,10 +129,14 @@ def _exact_by_matrix(instance: Instance, scr: Screen, options: SolveOptions, sec
 def _best_heuristic(instance: Instance, scr: Screen, start: StartPlan | None = None):
     """The greedy, fcfs or cap-aware (whole enterprises) plan, whichever serves more value (must-serve
     complete first): the MIP start and fallback, so the exact method never returns less value than
-    either baseline. A given ``start`` plan, completed by the cap-aware pass, is a candidate too."""
+    either baseline. A given ``start`` plan, completed by the cap-aware pass, is a candidate too, and
+    on days with must-serve demands the must-serve-first plan (:func:`must_serve_first`)."""
     values = scr.pairs["value"].to_numpy()
     plans = [place(instance, scr, method) for method in ("greedy", "fcfs")]
     plans.append(place_in_order(instance, scr, enterprise_sequence(instance, scr)))
+    must_first = must_serve_first(instance, scr)
+    if must_first is not None:
+        plans.append(must_first)
     kept = start_plan(instance, scr, start)
     if kept is not None:
         plans.append(place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=kept))

@@ -12,24 +12,28 @@ five minutes. The fast method therefore works on the structure instead:
 2. **Hourly instances**: the relaxation sums the horizon into TIME_BLOCKS block(s)
    (a valid relaxation, and it converges in a few rounds where the hourly one takes
    hundreds); the integer master on blocks says which demand runs at which pool, and a
-   MIP over just those pairs with their hourly usage (:func:`schedule_assignment`)
-   finds the schedule, dropping what does not fit hour by hour. Single demands then
+   MIP over just those pairs with their hourly usage
+   (:func:`allocator.solve.hourly.schedule_assignment`) finds the schedule, dropping what does not fit hour by hour. Single demands then
    fill what is left. With the time left: on a small model (POLISH_MAX_COLUMNS) the exact MIP
    from that plan, whose dual bound then holds for the instance (the block bound ignores the
-   windows); on a larger one, widening rounds (:func:`_widen_hours`): the MIP over a
-   neighbourhood of the plan where pools and hours are free, filled with the densest other
-   demands' pairs, round after round while each proves its neighbourhood early.
+   windows); on a larger one, widening rounds (:func:`allocator.solve.hourly.widen_hours`): the
+   MIP over a neighbourhood of the plan where pools and hours are free, filled with the densest
+   other demands' pairs, round after round while each proves its neighbourhood early.
+   Beside all this, on models of 20,000-500,000 columns with a second core, HiGHS runs the exact
+   MIP on the whole model in a worker process (:mod:`allocator.solve.beside`): its dual bound
+   replaces the decomposition's where lower, its incumbent the plan where it serves more.
 3. **Cost stage**: the served value held, the cost is minimized on the exact model
    restricted to the served demands' pairs that some priced plan used, time-boxed; above
    POLISH_MAX_COLUMNS columns a rule-keeping descent moves served demands to cheaper pools
    (:func:`allocator.solve.heuristics.cheaper_pools`) instead.
 
-The result is never worse than the best baseline (greedy, fcfs, cap-aware), which is
-also the first column of the master and the fallback.
+The result is never worse than the best baseline (greedy, fcfs, cap-aware, must-serve first),
+which is also the first column of the master and the fallback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -42,10 +46,13 @@ import pandas as pd
 from allocator.instance.screening import Screen
 from allocator.instance.types import Instance
 from allocator.plan.extract import empty_schedule, schedule_from_solution
-from allocator.solve.heuristics import cheaper_pools, enterprise_sequence, place_enterprises, place_in_order
+from allocator.solve.beside import COLLECT_SECONDS, ExactBeside
+from allocator.solve.beside import wanted as beside_wanted
+from allocator.solve.heuristics import cheaper_pools, enterprise_sequence, place_in_order
+from allocator.solve.hourly import model_columns, pair_columns, schedule_assignment, widen_hours
 from allocator.solve.options import VALUE_HOLD_RELATIVE, SolveOptions
 from allocator.solve.progress import Progress
-from allocator.solve.restricted import _better, _value, restricted_mip
+from allocator.solve.restricted import _better, _value, missing_must_serve, restricted_mip
 from allocator.solve.state import HeuristicPlan
 
 FAST_DEFAULT_SECONDS = 60.0  # the fast method's time limit when the user gives none
@@ -54,11 +61,6 @@ AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the def
 COST_STAGE_SHARE = 0.05  # of the time left after the baselines, kept for the cost stage at least
 TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for the bound and the assignment
 SCHEDULE_SHARE = 0.5  # of the value time on hourly instances, kept from the decomposition for the hourly stages
-WIDEN_MAX_COLUMNS = 60_000  # the hourly MIP with pools and hours free, up to this many model columns
-# ... and other demands' pairs added to a smaller neighbourhood up to this many columns: on a 200 x 12 h day
-# they lifted the plan by 15 %, on the capacity-bound 1,500 x 24 h day by 1.5 % (a 5,000-column fill: 0.2 %),
-# where filling the national-like day's neighbourhood to 60,000 left its MIP no progress in 55 s
-WIDEN_FILL_COLUMNS = 30_000
 MUST_SERVE_SHARE = 0.3  # of the time left, at most, for a MIP placing must_serve demands the baselines left out
 POLISH_MAX_COLUMNS = 20_000  # up to this many model columns (all pairs, else the priced ones) a MIP polishes the plan
 SMALL_SCHEDULE_SHARE = 0.25  # hourly days of at most POLISH_MAX_COLUMNS: the schedule MIPs' share of the value time
@@ -79,18 +81,6 @@ class FastResult:
     warm: object = None  # where the decomposition's column generation ended (allocator.solve.decompose.WarmStart)
 
 
-def pair_columns(pairs: pd.DataFrame) -> np.ndarray:
-    """Per screened pair, its columns in the exact model: its assignment, and one usage column per
-    period of its window when the window is longer than one period."""
-    window = (pairs["deadline"] - pairs["release"] + 1).to_numpy()
-    return 1 + np.where(window > 1, window, 0)
-
-
-def model_columns(scr: Screen) -> int:
-    """Assignment plus usage columns of the exact model, from the screened pairs alone (no build)."""
-    return int(pair_columns(scr.pairs).sum())
-
-
 def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm=None,
                decomposition_share: float = 1.0) -> FastResult:
     """Decomposition bound and plan, an hourly schedule where needed, then the cost stage.
@@ -98,20 +88,27 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
     ``decomposition_share``: of the value stages' time, the most the decomposition takes on one period (auto
     on mid-size instances keeps the rest for the exact MIP from its plan).
     A live line (:class:`allocator.solve.progress.Progress`) shows stage, value, bound and gap while it runs."""
-    with Progress(options.progress and not options.verbose) as live:
-        return _solve_fast(instance, scr, options, best_heuristic, warm, live, decomposition_share)
+    limit = options.time_limit if options.time_limit is not None else FAST_DEFAULT_SECONDS
+    deadline = options.deadline if options.deadline is not None else time.perf_counter() + limit
+    target_gap = options.gap if options.gap_given else FAST_DEFAULT_GAP
+    with Progress(options.progress and not options.verbose) as live, contextlib.ExitStack() as stack:
+        # the exact MIP on the other core until the value stages end (allocator.solve.beside)
+        value_seconds = (1.0 - COST_STAGE_SHARE) * (deadline - time.perf_counter())
+        beside = None
+        columns = model_columns(scr)  # below POLISH_MAX_COLUMNS the exact MIP from the plan proves the bound itself
+        if columns > POLISH_MAX_COLUMNS and beside_wanted(columns, value_seconds, options.threads, options.exact_beside):
+            beside = stack.enter_context(ExactBeside(instance, scr, time.time() + value_seconds - COLLECT_SECONDS, target_gap))
+        return _solve_fast(instance, scr, options, best_heuristic, warm, live, decomposition_share, deadline, target_gap,
+                           beside)
 
 
 def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heuristic, warm, live: Progress,
-                decomposition_share: float = 1.0) -> FastResult:
+                decomposition_share: float, deadline: float, target_gap: float,
+                beside: ExactBeside | None) -> FastResult:
     from allocator.solve.decompose import solve_by_decomposition
     from models.data import prepare
 
     phases: dict[str, float] = {}
-    limit = options.time_limit if options.time_limit is not None else FAST_DEFAULT_SECONDS
-    started = time.perf_counter()
-    deadline = options.deadline if options.deadline is not None else started + limit
-    target_gap = options.gap if options.gap_given else FAST_DEFAULT_GAP
     notes: list[str] = [] if options.solver == "highs" else [f"the fast method runs HiGHS directly, not {options.solver}"]
 
     t0 = time.perf_counter()
@@ -162,7 +159,9 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
     if not dec.exact and not plan.unplaced_must_serve and not small:
-        plan = _widen_hours(instance, scr, plan, dec, value_end, target_gap, notes, live, phases)
+        plan = widen_hours(instance, scr, plan, dec, value_end, target_gap, notes, live, phases)
+    if beside is not None:
+        plan = _take_from_beside(instance, scr, data, beside, plan, dec, value_end, target_gap, notes, live, phases)
     left = value_end - time.perf_counter()
     allowed = np.ones(data.n_pairs, dtype=bool) if small else dec.support
     # the polish: on one period (or blocks that are the periods) over the priced pairs, or every pair when the
@@ -204,6 +203,38 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     return FastResult(plan.chosen, plan.schedule, status, bound, notes, size, phases, dec.warm)
 
 
+def _take_from_beside(instance: Instance, scr: Screen, data, beside: ExactBeside, plan: HeuristicPlan, dec,
+                      value_end: float, target_gap: float, notes: list[str], live: Progress,
+                      phases: dict) -> HeuristicPlan:
+    """The exact MIP's answer from the other core: its dual bound where it is below the decomposition's (it holds
+    for the instance), its incumbent (completed by the cap-aware pass) where it serves more value. While the
+    plan is short of the target gap, the value stages' time left is the worker's; else only an answer ready now."""
+    t0 = time.perf_counter()
+    short = dec.bound - _value(scr, plan) > target_gap * abs(dec.bound)
+    live.update("exact MIP beside")
+    answer = beside.result(max(0.5, value_end - t0) if short else 0.05)  # it stops COLLECT_SECONDS before value_end
+    phases["beside_wait"] = time.perf_counter() - t0
+    if answer is None:
+        notes.append("the exact MIP beside gave no answer in time")
+        return plan
+    said = [f"bound {answer.bound:,.6g}" if math.isfinite(answer.bound) else "no bound",
+            f"plan value {answer.value:,.6g}" if answer.value is not None else "no plan"]
+    notes.append(f"the exact MIP beside (HiGHS on the whole model, other core): {', '.join(said)}")
+    if math.isfinite(answer.bound) and answer.bound < dec.bound:
+        notes.append(f"bound from the exact MIP beside: {answer.bound:,.6g} (Lagrangian {dec.bound:,.6g})")
+        dec.bound = answer.bound
+    if answer.assign is not None and answer.value > _value(scr, plan):
+        chosen = answer.assign > 0.5
+        mip_plan = HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen, answer.usage),
+                                 missing_must_serve(scr, chosen))
+        mip_plan = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=mip_plan)
+        if _value(scr, mip_plan) > _value(scr, plan):
+            notes.append(f"the exact MIP beside's plan taken: value {_value(scr, mip_plan):,.6g}")
+        plan = _better(scr, mip_plan, plan)
+    live.update(value=_value(scr, plan), bound=dec.bound)
+    return plan
+
+
 def place_must_serve(instance: Instance, scr: Screen, start: HeuristicPlan, seconds: float,
                      notes: list[str]) -> HeuristicPlan:
     """The baselines left must_serve demands out (first fit can block them: thresholds, budgets, green
@@ -221,119 +252,6 @@ def place_must_serve(instance: Instance, scr: Screen, start: HeuristicPlan, seco
     if plan.unplaced_must_serve:
         return start
     return place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=plan)
-
-
-def _widen_hours(instance: Instance, scr: Screen, plan: HeuristicPlan, dec, value_end: float, target_gap: float,
-                 notes: list[str], live: Progress, phases: dict) -> HeuristicPlan:
-    """Hourly instances, while the value is short of the target and time is left: rounds of the schedule
-    MIP from the plan over a neighbourhood of it (:func:`_neighbourhood`), each with the time left (a round
-    that proves its neighbourhood's best within the target gap early leaves time for the next), until the
-    target gap, the time, or no pair is left to try. Rounds with half the time each lost 2 % on a
-    capacity-bound 1,500 x 24 h day: a 60,000-column neighbourhood needs its time to improve at all."""
-    t0 = time.perf_counter()
-    tried = np.zeros(len(scr.pairs), dtype=bool)
-    rounds, first_note, before = 0, len(notes), _value(scr, plan)
-    while True:
-        left = value_end - time.perf_counter()
-        if left < 2.0 or dec.bound - _value(scr, plan) <= target_gap * abs(dec.bound):
-            break
-        allowed, label = _neighbourhood(scr, plan, dec, tried)
-        if allowed is None:
-            break
-        tried |= allowed
-        live.update("widen")
-        better, _ = restricted_mip(instance, scr, allowed, plan, left, dec.bound, target_gap, notes,
-                                   f"{label} (round {rounds + 1})", progress=live, own_gap=target_gap)
-        if _value(scr, better) > _value(scr, plan):
-            better = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=better)
-        plan = _better(scr, better, plan)
-        rounds += 1
-    if rounds:
-        phases["widen"] = time.perf_counter() - t0
-        if rounds > 2:  # one line for the rounds between the first and the last
-            notes[first_note + 1:-1] = [f"... {rounds - 2} more widening rounds"]
-        notes.append(f"widening: {rounds} round(s), value {before:,.6g} -> {_value(scr, plan):,.6g}")
-    return plan
-
-
-def _neighbourhood(scr: Screen, plan: HeuristicPlan, dec, tried: np.ndarray) -> tuple[np.ndarray | None, str]:
-    """The pairs a widening round frees, as far as WIDEN_MAX_COLUMNS: every pair of the demands the plan
-    serves or the block assignment chose, and every priced pair of the others; if that is too wide, the
-    served demands at their pools (hours free) and the left-out chosen ones at any pool. Then, up to
-    WIDEN_FILL_COLUMNS in all, the pairs not tried in an earlier round of the other demands of most value
-    per card-hour of use (hour by hour there is room the block assignment could not see). None when no
-    untried pair is left."""
-    pairs = scr.pairs
-    ids = pairs["demand_id"].to_numpy()
-    chosen_ids = list(set(ids[plan.chosen | dec.chosen]))
-    chosen = np.isin(ids, chosen_ids)
-    allowed = chosen | plan.chosen
-    wide = allowed | (dec.support if dec.support is not None else False)
-    label = "hourly MIP, pools and hours free"
-    columns = pair_columns(pairs)
-    if columns[wide].sum() <= WIDEN_MAX_COLUMNS:
-        allowed = wide
-    elif columns[allowed].sum() > WIDEN_MAX_COLUMNS:
-        allowed = plan.chosen | np.isin(ids, list(set(chosen_ids) - set(ids[plan.chosen])))
-        label = "hourly MIP, served demands' hours and left-out demands' pools free"
-        if columns[allowed].sum() > WIDEN_MAX_COLUMNS:
-            return None, label
-    budget = min(WIDEN_FILL_COLUMNS, WIDEN_MAX_COLUMNS) - int(columns[allowed].sum())
-    allowed = allowed | _densest(pairs, columns, ~allowed & ~chosen & ~tried, budget)
-    if not (allowed & ~tried).any():
-        return None, label
-    return allowed, label
-
-
-def _densest(pairs: pd.DataFrame, columns: np.ndarray, candidates: np.ndarray, budget: int) -> np.ndarray:
-    """The candidate pairs of highest value per card-hour of use, densest first, as long as their model
-    columns (``columns``, per pair: :func:`pair_columns`) add up to at most ``budget``."""
-    index = np.flatnonzero(candidates)
-    density = pairs["value"].to_numpy()[index] / np.maximum(pairs["usage_card_hours"].to_numpy()[index], 1e-9)
-    index = index[np.argsort(-density, kind="stable")]
-    taken = index[np.cumsum(columns[index]) <= budget]
-    out = np.zeros(len(pairs), dtype=bool)
-    out[taken] = True
-    return out
-
-
-def schedule_assignment(instance: Instance, scr: Screen, assignment: np.ndarray, seconds: float, bound: float,
-                        target_gap: float, start: HeuristicPlan | None = None,
-                        progress: Progress | None = None) -> tuple[HeuristicPlan, list[str]]:
-    """An hourly plan from an assignment (one pair per demand): a MIP over just those pairs and their
-    hourly usage, started from a placement of the assignment, then single demands fill what is left.
-
-    Must-serve demands come first: those of the assignment, and those it left out where ``start`` (a
-    plan serving them, the baseline) placed them; else a plan that misses one loses to any that does."""
-    t_end = time.perf_counter() + seconds
-    pairs = scr.pairs
-    must_pair = pairs["must_serve"].to_numpy(dtype=bool)
-    keep = None
-    if start is not None and not start.unplaced_must_serve:
-        served = set(pairs["demand_id"].to_numpy()[assignment])
-        missing = start.chosen & must_pair & ~pairs["demand_id"].isin(served).to_numpy()
-        if missing.any():  # the assignment left a must-serve demand out: keep it where the start has it
-            ids = set(pairs["demand_id"].to_numpy()[missing])
-            keep = HeuristicPlan(missing, start.schedule[start.schedule["demand_id"].isin(ids)].reset_index(drop=True), [])
-            assignment = assignment | missing
-    kept = np.flatnonzero(assignment & ~(keep.chosen if keep is not None else False))
-    enterprise = pairs["enterprise_id"].to_numpy()[kept]
-    value = pairs["value"].to_numpy()[kept]
-    has_must = pd.Series(must_pair[kept]).groupby(enterprise).transform("max").to_numpy(dtype=bool) if len(kept) else np.zeros(0, bool)
-    order = np.lexsort((-value, enterprise, ~has_must))
-    groups = np.split(kept[order], np.flatnonzero(enterprise[order][1:] != enterprise[order][:-1]) + 1) if len(kept) else []
-    placed = place_enterprises(instance, scr, groups, keep=keep)
-    notes = [f"assignment: value {float(pairs['value'].to_numpy()[assignment].sum()):,.6g}; "
-             f"placed hour by hour: {_value(scr, placed):,.6g}"
-             + (f" (must-serve demands the assignment left out kept where the baseline had them: {int(keep.chosen.sum())})"
-                if keep is not None else "")]
-    best, _ = restricted_mip(instance, scr, assignment, placed, t_end - time.perf_counter(), bound, target_gap, notes,
-                             "hourly schedule MIP", fix_from_lp=True, progress=progress)
-    if progress is not None:
-        progress.update(value=_value(scr, best) if not best.unplaced_must_serve else None)
-    filled = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=best)
-    notes.append(f"single demands filled in: value {_value(scr, filled):,.6g}")
-    return filled, notes
 
 
 def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: np.ndarray, value: float,

@@ -162,6 +162,7 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
         rows += commit_kept(state, screen, keep)
         placed = set(pairs["demand_id"].to_numpy()[keep.chosen])
     smallest_claim = pairs.groupby("demand_id", sort=False)["claim_yuan"].min().to_dict()
+    bill = pairs["bill_yuan"].to_numpy(dtype=float)
     for group in groups:
         if not len(group):
             continue
@@ -171,36 +172,88 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
         if state.rise(e, first_claim) > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
             continue  # the budget cannot pay even its smallest claim
         saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e], state.claim[e])
-        new_pairs: list[int] = []
-        new_rows: list[tuple] = []
-        done: set = set()
-        for k in group:
-            record = records[k]
-            if record[0] in done or record[0] in placed:
-                continue
-            if record[9] == record[10] and state.room[record[3], record[9]] < record[5] - SLACK * max(1.0, record[5]):
-                continue  # one period and not the room for it there
-            pair = PairRecord(*record)
-            delta = state.rise(e, float(pair.claim_yuan))
-            if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
-                continue
-            plan = state.fit(pair, float(pair.kw_per_card))
-            if plan is None:
-                continue
-            state.commit(pair, plan, float(pair.kw_per_card), delta)
-            new_pairs.append(int(k))
-            done.add(pair.demand_id)
-            new_rows += [(pair.demand_id, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+        new_pairs, new_rows = _place_group(state, records, group, placed)
         if new_pairs and not state.thresholds_met(e):
-            state.room, state.energy = saved[0], saved[1]
-            state.budget_left[g], state.bill[e], state.claim[e] = saved[2], saved[3], saved[4]
-            continue
+            # below its minimum voucher or spend at the pools it prefers: each demand at its dearest pool where
+            # it fits instead (a larger bill meets a minimum spend or voucher that the cheap pools cannot)
+            _restore(state, e, g, saved)
+            group = np.asarray(group)
+            dearest_first = group[np.lexsort((-bill[group], pd.factorize(pairs["demand_id"].to_numpy()[group])[0]))]
+            new_pairs, new_rows = _place_group(state, records, dearest_first, placed)
+            if new_pairs and not state.thresholds_met(e):
+                _restore(state, e, g, saved)
+                continue
         chosen[new_pairs] = True
         placed.update(records[k][0] for k in new_pairs)
         rows += new_rows
     must = set(instance.demands.loc[instance.demands["must_serve"], "demand_id"])
     schedule = pd.DataFrame(rows, columns=["demand_id", "pool_id", "period", "card_hours"])
     return HeuristicPlan(chosen, schedule, sorted(must & set(pairs["demand_id"]) - placed))
+
+
+def _place_group(state: PlacementState, records, group, placed: set) -> tuple[list[int], list[tuple]]:
+    """Commit each demand of ``group`` (pairs in order of preference) at the first of its pairs that fits the
+    capacity, energy and budget left; the thresholds are the caller's. Returns the pairs and schedule rows."""
+    new_pairs: list[int] = []
+    new_rows: list[tuple] = []
+    done: set = set()
+    for k in group:
+        record = records[k]
+        if record[0] in done or record[0] in placed:
+            continue
+        if record[9] == record[10] and state.room[record[3], record[9]] < record[5] - SLACK * max(1.0, record[5]):
+            continue  # one period and not the room for it there
+        pair = PairRecord(*record)
+        e = pair.enterprise_id
+        g = state.program_of[e]
+        delta = state.rise(e, float(pair.claim_yuan))
+        if delta > state.budget_left[g] + SLACK * max(1.0, abs(state.budget_left[g])):
+            continue
+        plan = state.fit(pair, float(pair.kw_per_card))
+        if plan is None:
+            continue
+        state.commit(pair, plan, float(pair.kw_per_card), delta)
+        new_pairs.append(int(k))
+        done.add(pair.demand_id)
+        new_rows += [(pair.demand_id, pair.pool_id, t, amount) for t, amount in plan.items() if amount > 0]
+    return new_pairs, new_rows
+
+
+def _restore(state: PlacementState, e, g, saved: tuple) -> None:
+    """Undo a group's commits: the room, energy, budget and enterprise totals as ``saved`` before it."""
+    state.room, state.energy = saved[0].copy(), saved[1].copy()
+    state.budget_left[g], state.bill[e], state.claim[e] = saved[2], saved[3], saved[4]
+
+
+def must_serve_first(instance: Instance, screen: Screen) -> HeuristicPlan | None:
+    """A baseline for days with must-serve demands: each owner's must-serve demands placed together first
+    (their thresholds on the enterprise's total, so requests that miss the minimum voucher one by one can
+    still be served together), owners whose must-serve demands alone miss them with the rest of their
+    demands, then the cap-aware pass over everything else. None when no demand is must-serve.
+    (The demand-by-demand passes left all 112 must-serve demands of a 5,000 x 24 h day out: none of
+    them reaches a 10,000 yuan minimum voucher alone.)"""
+    pairs = screen.pairs
+    must = pairs["must_serve"].to_numpy(dtype=bool)
+    if not must.any():
+        return None
+    sequence = enterprise_sequence(instance, screen)
+    owner = pairs["enterprise_id"].to_numpy()
+    plan = place_enterprises(instance, screen, _groups(sequence[must[sequence]], owner))
+    if plan.unplaced_must_serve:
+        missing = pairs["demand_id"].isin(set(plan.unplaced_must_serve)).to_numpy()
+        whole = np.isin(owner, np.unique(owner[missing]))
+        plan = place_enterprises(instance, screen, _groups(sequence[whole[sequence]], owner), keep=plan)
+    return place_in_order(instance, screen, sequence, keep=plan)
+
+
+def _groups(sequence: np.ndarray, owner: np.ndarray) -> list[np.ndarray]:
+    """``sequence`` split by enterprise, in order of each enterprise's first pair, each keeping its order."""
+    if not len(sequence):
+        return []
+    codes, _ = pd.factorize(owner[sequence], sort=False)
+    order = np.argsort(codes, kind="stable")
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    return np.split(sequence[order], cuts)
 
 
 def cheaper_pools(instance: Instance, screen: Screen, plan: HeuristicPlan, seconds: float) -> tuple[HeuristicPlan, int]:

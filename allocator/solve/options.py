@@ -77,6 +77,9 @@ class SolveOptions:
     deadline: float | None = None
     start: StartPlan | None = None  # a plan to start from, beside the baselines (sweeps: the smaller fund's plan)
     price_of_a_yuan: bool = True  # summary.json's price_of_a_yuan (allocator.solve.yuan); off for re-solves, parts, sweeps
+    # the fast path runs the exact MIP in a worker on a second core for its bound and incumbent
+    # (allocator.solve.beside); off where solves must repeat exactly (the year's days, sweeps) or run in workers
+    exact_beside: bool = True
 
 
 @dataclass

@@ -47,6 +47,9 @@ RESOLVE_MIN_YUAN = 1.0
 RESOLVE_MAX_SECONDS = 10.0  # re-solve only if (seconds the solve took) x (binding programmes) is at most this
 RESOLVE_TIME_SHARE = 0.25  # under --time-limit: and only if all re-solves are expected within this share of it
 RESOLVE_TIME_FACTOR = 3.0  # each re-solve may take this many times the first solve (at least 1 s)
+# ... and at least this many seconds without --time-limit: a 0.2 s solve's 1 s re-solve ended 'feasible' (its
+# cost stage cut short) on a loaded machine, and the price of a yuan fell back to the multiplier
+RESOLVE_MIN_SECONDS_UNLIMITED = 5.0
 BIND_TOLERANCE = 1e-6  # relative: a budget this close to the largest claim cannot bind
 
 
@@ -174,7 +177,7 @@ def _resolve(instance: Instance, program_id: str, budget: float, options: SolveO
     programs = instance.programs.copy()
     programs.loc[programs["program_id"] == program_id, "budget_yuan"] = budget + extra
     larger = dataclasses.replace(instance, tables={**instance.tables, "programs": programs})
-    limit = max(1.0, RESOLVE_TIME_FACTOR * seconds)
+    limit = max(1.0 if options.time_limit is not None else RESOLVE_MIN_SECONDS_UNLIMITED, RESOLVE_TIME_FACTOR * seconds)
     again = dataclasses.replace(options, method="exact", price_of_a_yuan=False, time_limit=limit, progress=False)
     base = result.plan.served_value
     entry = {"extra_yuan": extra, "base_value": base}

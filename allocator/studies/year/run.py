@@ -239,7 +239,8 @@ def plan_day(year: Year, out: Path, policy, options: YearOptions, state: LedgerS
     solve_options = SolveOptions(time_limit=options.time_limit_per_day, gap=options.gap_per_day, threads=options.threads,
                                  solver=options.solver, method=options.method, cost_stage_max_nodes=COST_STAGE_MAX_NODES,
                                  cost_gap=options.cost_gap_per_day, exact_on_matrix=DAY_ON_MATRIX,
-                                 price_of_a_yuan=False)  # a day's re-solve with a larger fund: not a year's question
+                                 price_of_a_yuan=False,  # a day's re-solve with a larger fund: not a year's question
+                                 exact_beside=False)  # the same ledger on every run: nothing decided by wall time
     t1 = time.perf_counter()
     result = solve_and_write(instance_dir, plan_dir, solve_options)
     solve_seconds = time.perf_counter() - t1
