@@ -148,17 +148,20 @@ def _whole_enterprise_pass(tmp_path, spec: dict):
         return None if plan is None else dict(zip(pairs["demand_id"][plan.chosen], pairs["pool_id"][plan.chosen]))
 
     cheapest_first = np.lexsort((pairs["bill_yuan"].to_numpy(), pairs["demand_id"].to_numpy()))
-    return served(must_serve_first(inst, scr)), served(place_enterprises(inst, scr, [cheapest_first])), inst, scr
+    return (served(must_serve_first(inst, scr)), served(place_enterprises(inst, scr, [cheapest_first], dearest_retry=True)),
+            inst, scr)
 
 
 def test_an_enterprise_below_its_minimum_spend_at_cheap_pools_is_placed_at_dear_ones(tmp_path):
     """Minimum spend 15: d1 (10 card-hours) bills 10 at pB (1 yuan) and 20 at pA (2 yuan). At its cheapest
-    pool E1 misses the threshold; the retry at the dearest pool meets it (before: d1 left out)."""
+    pool E1 misses the threshold; the retry at the dearest pool (must-serve placement) meets it."""
     spec = base()
     spec["programs"][0]["min_spend_yuan"] = 15.0
     spec["demands"] += [demand("d1", 10)]
-    _, whole, _, _ = _whole_enterprise_pass(tmp_path, spec)
+    _, whole, inst, scr = _whole_enterprise_pass(tmp_path, spec)
     assert whole == {"d1": "pA"}
+    cheapest_first = np.lexsort((scr.pairs["bill_yuan"].to_numpy(), scr.pairs["demand_id"].to_numpy()))
+    assert not place_enterprises(inst, scr, [cheapest_first]).chosen.any()  # without the retry: rolled back
 
 
 def test_must_serve_first_serves_requests_that_reach_the_voucher_only_together(tmp_path):
