@@ -333,12 +333,18 @@ def _two_hours_one_pool_world() -> dict:
 def test_hourly_day_with_a_small_model_is_proven_by_the_exact_mip_from_its_plan(tmp_path):
     """The block bound (50) ignores the hours; on an hourly day whose model is small the fast method runs
     the exact MIP from its hourly plan, whose dual bound holds for the instance: 40, proven."""
+    _two_hours_proven(tmp_path, "bound from the exact MIP: 40 (Lagrangian 50)")
+
+
+def _two_hours_proven(tmp_path, note: str):
+    """The fast method on the two-hour day: 40 served, bound 40 (optimal), the bound's source in a note."""
     folder = write(tmp_path / "i", _two_hours_one_pool_world())
     result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
     assert result.plan.served_value == pytest.approx(40.0)
     assert result.best_bound == pytest.approx(40.0) and result.status == "optimal"
-    assert any(n.startswith("bound from the exact MIP: 40 (Lagrangian 50)") for n in result.notes), result.notes
+    assert any(n.startswith(note) for n in result.notes), result.notes
     check_plan_files(folder, tmp_path / "p")
+    return folder
 
 
 def test_densest_takes_the_most_value_per_card_hour_within_the_columns():
@@ -405,11 +411,6 @@ def test_fast_method_takes_the_bound_of_the_exact_mip_beside(tmp_path, monkeypat
     monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 0)
     monkeypatch.setattr(beside, "BESIDE_MIN_SECONDS", 0.0)
     monkeypatch.setattr(beside, "cores", lambda: 2)
-    folder = write(tmp_path / "i", _two_hours_one_pool_world())
-    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
-    assert result.plan.served_value == pytest.approx(40.0)
-    assert result.best_bound == pytest.approx(40.0) and result.status == "optimal"
-    assert any(n.startswith("bound from the exact MIP beside: 40 (Lagrangian 50)") for n in result.notes), result.notes
-    check_plan_files(folder, tmp_path / "p")
+    folder = _two_hours_proven(tmp_path, "bound from the exact MIP beside: 40 (Lagrangian 50)")
     one_thread = solve_and_write(folder, tmp_path / "q", SolveOptions(method="fast", time_limit=20, threads=1))
     assert not any("beside" in n for n in one_thread.notes)  # --threads 1: no worker
