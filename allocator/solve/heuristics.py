@@ -178,11 +178,10 @@ def place_enterprises(instance: Instance, screen: Screen, groups: list[np.ndarra
             continue  # the budget cannot pay even its smallest claim
         saved = (state.room.copy(), state.energy.copy(), state.budget_left[g], state.bill[e], state.claim[e])
         new_pairs, new_rows = _place_group(state, records, group, placed)
-        if new_pairs and not state.thresholds_met(e) and not dearest_retry:
-            _restore(state, e, g, saved)
-            continue
         if new_pairs and not state.thresholds_met(e):  # below its thresholds at the pools it prefers
             _restore(state, e, g, saved)
+            if not dearest_retry:
+                continue
             group = np.asarray(group)
             dearest_first = group[np.lexsort((-bill[group], pd.factorize(pairs["demand_id"].to_numpy()[group])[0]))]
             new_pairs, new_rows = _place_group(state, records, dearest_first, placed)
