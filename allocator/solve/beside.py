@@ -14,11 +14,12 @@ path is done with its value stages it takes from the worker
 
 Nothing else waits for the worker: it gets a wall-clock deadline before the value stages end,
 its result is read with a short timeout, and it is terminated on every way out (an error, an
-interruption), so nothing outlives the command. It runs only with two cores or more, on models
-between POLISH_MAX_COLUMNS (below, the fast path's own exact MIP from its plan proves the
-bound) and BESIDE_MAX_COLUMNS model columns (memory: a second copy of the model), when the
-user did not ask for one thread, and not for the year's days and sweeps, which must give the
-same plans on every run (``SolveOptions.exact_beside``).
+interruption), so nothing outlives the command. It runs only with two cores or more, on hourly
+days (:func:`allocator.solve.fast.solve_fast` decides) with models between POLISH_MAX_COLUMNS
+(below, the fast path's own exact MIP from its plan proves the bound) and BESIDE_MAX_COLUMNS model
+columns (memory: a second copy of the model), when the user did not ask for one thread, and not
+for the year's days and sweeps, which must give the same plans on every run
+(``SolveOptions.exact_beside``).
 """
 
 from __future__ import annotations
