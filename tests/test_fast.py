@@ -402,15 +402,38 @@ def test_exact_mip_beside_gives_its_bound_and_plan(tmp_path):
     assert not late._process.is_alive()
 
 
-def test_fast_method_takes_the_bound_of_the_exact_mip_beside(tmp_path, monkeypatch):
-    """The two-hour day treated as a large model (no exact MIP from the plan on the main core): the block
-    bound is 50; the exact MIP on the other core proves 40, which becomes the certified bound."""
+def _as_large_with_a_second_core(monkeypatch) -> None:
+    """Small days treated as large hourly ones with two cores: no exact MIP from the plan on the main core,
+    the exact MIP beside whatever the time."""
     import allocator.solve.beside as beside
     import allocator.solve.fast as fast
 
     monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 0)
     monkeypatch.setattr(beside, "BESIDE_MIN_SECONDS", 0.0)
     monkeypatch.setattr(beside, "cores", lambda: 2)
+
+
+def test_fast_method_takes_the_bound_of_the_exact_mip_beside(tmp_path, monkeypatch):
+    """The two-hour day treated as a large model (no exact MIP from the plan on the main core): the block
+    bound is 50; the exact MIP on the other core proves 40, which becomes the certified bound."""
+    _as_large_with_a_second_core(monkeypatch)
     folder = _two_hours_proven(tmp_path, "bound from the exact MIP beside: 40 (Lagrangian 50)")
     one_thread = solve_and_write(folder, tmp_path / "q", SolveOptions(method="fast", time_limit=20, threads=1))
     assert not any("beside" in n for n in one_thread.notes)  # --threads 1: no worker
+
+
+def test_fast_method_runs_alone_when_no_worker_can_be_started(tmp_path, monkeypatch):
+    """A system that refuses the worker process: the fast method still solves the two-hour day (the block
+    bound 50 stands, no note of a worker)."""
+    import allocator.solve.fast as fast
+
+    def refused(*args, **kwargs):
+        raise OSError("Resource temporarily unavailable")
+
+    _as_large_with_a_second_core(monkeypatch)
+    monkeypatch.setattr(fast, "ExactBeside", refused)
+    folder = write(tmp_path / "i", _two_hours_one_pool_world())
+    result = solve_and_write(folder, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert result.plan.served_value == pytest.approx(40.0) and result.best_bound == pytest.approx(50.0)
+    assert not any("beside" in n for n in result.notes)
+    check_plan_files(folder, tmp_path / "p")

@@ -101,7 +101,11 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
         columns = model_columns(scr)
         if (instance.periods > 1 and columns > POLISH_MAX_COLUMNS
                 and beside_wanted(columns, value_seconds, options.threads, options.exact_beside)):
-            beside = stack.enter_context(ExactBeside(instance, scr, time.time() + value_seconds - COLLECT_SECONDS, target_gap))
+            try:
+                beside = stack.enter_context(ExactBeside(instance, scr, time.time() + value_seconds - COLLECT_SECONDS,
+                                                         target_gap))
+            except OSError:  # no worker process to be had (process limits): the fast path runs alone
+                beside = None
         return _solve_fast(instance, scr, options, best_heuristic, warm, live, decomposition_share, deadline, target_gap,
                            beside)
 
