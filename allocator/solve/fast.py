@@ -105,7 +105,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
                 beside = stack.enter_context(ExactBeside(instance, scr, time.time() + value_seconds - COLLECT_SECONDS,
                                                          target_gap))
             except OSError:  # no worker process to be had (process limits): the fast path runs alone
-                beside = None
+                pass
         return _solve_fast(instance, scr, options, best_heuristic, warm, live, decomposition_share, deadline, target_gap,
                            beside)
 
@@ -236,9 +236,10 @@ def _take_from_beside(instance: Instance, scr: Screen, data, beside: ExactBeside
         mip_plan = HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen, answer.usage),
                                  missing_must_serve(scr, chosen))
         mip_plan = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=mip_plan)
-        if _value(scr, mip_plan) > _value(scr, plan):
+        better = _better(scr, mip_plan, plan)
+        if better is mip_plan:
             notes.append(f"the exact MIP beside's plan taken: value {_value(scr, mip_plan):,.6g}")
-        plan = _better(scr, mip_plan, plan)
+        plan = better
     live.update(value=_value(scr, plan), bound=dec.bound)
     return plan
 
