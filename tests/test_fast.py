@@ -437,3 +437,109 @@ def test_fast_method_runs_alone_when_no_worker_can_be_started(tmp_path, monkeypa
     assert result.plan.served_value == pytest.approx(40.0) and result.best_bound == pytest.approx(50.0)
     assert not any("beside" in n for n in result.notes)
     check_plan_files(folder, tmp_path / "p")
+
+
+def _packing_world() -> dict:
+    """One pool (pB, 10 card-hours), every demand its own enterprise: a (6 card-hours, value 6), b and c
+    (5 each, priority 0.99: value 4.95), e (5, priority 0.1: value 0.5). The LP fills the pool with a and
+    0.8 of b (bound 9.96); fixing accepts a, and nothing else fits beside it (plan 6). The optimum is
+    b + c = 9.9: c is a plan near the LP (reduced cost 0), e is priced but far from it."""
+    spec = base()
+    spec["pools"] = [p for p in spec["pools"] if p["pool_id"] == "pB"]
+    spec["enterprises"] = [{"enterprise_id": e, "program_id": "G"} for e in ("Ea", "Eb", "Ec", "Ee")]
+    spec["demands"] = [demand("a", 6, enterprise="Ea"), demand("b", 5, enterprise="Eb", priority=0.99),
+                       demand("c", 5, enterprise="Ec", priority=0.99), demand("e", 5, enterprise="Ee", priority=0.1)]
+    return spec
+
+
+def _as_large_without_integer_master(monkeypatch, polish_pairs: int) -> None:
+    """The fast path as on a large one-period day: the polish takes at most ``polish_pairs`` pairs, and the
+    integer master finds nothing (so that only the polish can lift the plan)."""
+    import allocator.solve.decompose as decompose
+    import allocator.solve.fast as fast
+
+    monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", polish_pairs)
+    monkeypatch.setattr(decompose, "integer_master", lambda *args, **kwargs: None)
+
+
+def test_polish_widens_from_the_lp_plans_pairs_to_those_near_the_lp(tmp_path, monkeypatch):
+    """Every priced pair (4) is too many for the polish; the pairs of the LP's plans (a, b) give 6 and are
+    proved, so the MIP over the pairs of the plans near the LP (a, b, c) runs next and finds b + c = 9.9."""
+    _as_large_without_integer_master(monkeypatch, polish_pairs=3)
+    inst = write(tmp_path / "i", _packing_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert any(n.startswith("price-and-fix: value 6") for n in result.notes), result.notes
+    assert "MIP over the pairs of the LP's plans over 2 pairs: value 6" in result.notes
+    assert "MIP over the pairs of the plans near the LP over 3 pairs: value 9.9" in result.notes
+    assert not any(n.startswith("MIP over the priced pairs") for n in result.notes)
+    assert result.plan.served_value == pytest.approx(9.9)
+    assert result.best_bound == pytest.approx(9.96)
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_polish_stops_widening_at_a_set_it_did_not_prove(tmp_path, monkeypatch):
+    """A MIP that ends short of proving its pair set (here: one that only returns its start and a bound
+    above it) ends the polish: the wider sets are not tried."""
+    import allocator.solve.fast as fast
+
+    _as_large_without_integer_master(monkeypatch, polish_pairs=3)
+    calls = []
+
+    def unproved(instance, scr, allowed, start, seconds, bound, target_gap, notes, label, **kwargs):
+        calls.append((label, int(allowed.sum())))
+        return start, bound
+
+    monkeypatch.setattr(fast, "restricted_mip", unproved)
+    inst = write(tmp_path / "i", _packing_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast", time_limit=20))
+    assert calls == [("MIP over the pairs of the LP's plans", 2)]
+    assert result.plan.served_value == pytest.approx(6)
+
+
+def test_polish_sets_narrowest_first_within_the_limit(monkeypatch):
+    """Small model: every pair. One period: the LP's, the near, the priced pairs, each with the plan's own,
+    those above the limit or no wider than the last left out. An assignment on time blocks: none."""
+    from types import SimpleNamespace
+
+    import allocator.solve.fast as fast
+    from allocator.solve.state import HeuristicPlan
+
+    monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 4)
+    b = lambda *on: np.isin(np.arange(6), on)  # noqa: E731
+    plan = HeuristicPlan(b(5), pd.DataFrame(), [])
+    dec = SimpleNamespace(exact=True, lp_support=b(0), near_support=b(0), support=b(0, 1, 2))
+    sets = fast.polish_sets(dec, plan, small=False)
+    assert [(label, allowed.tolist()) for label, allowed in sets] == [
+        ("MIP over the pairs of the LP's plans", b(0, 5).tolist()),
+        ("MIP over the priced pairs", b(0, 1, 2, 5).tolist())]
+    dec.support = b(0, 1, 2, 3, 4)
+    assert [label for label, _ in fast.polish_sets(dec, plan, small=False)] == ["MIP over the pairs of the LP's plans"]
+    assert [(label, allowed.all()) for label, allowed in fast.polish_sets(dec, plan, small=True)] == [
+        ("exact MIP from the plan", True)]
+    assert fast.polish_sets(SimpleNamespace(exact=False), plan, small=False) == []
+
+
+def test_mip_callback_stops_at_the_target_gap_or_when_the_plan_stalls():
+    """StopAtGap interrupts HiGHS once the incumbent is within the gap of the bound, or when the incumbent
+    has not improved for ``stall_seconds`` (the integer master before the polish); an improvement resets it."""
+    import time
+    from types import SimpleNamespace
+
+    from allocator.solve.progress import StopAtGap
+
+    def interrupted(callback, incumbent: float) -> bool:
+        data_in = SimpleNamespace(user_interrupt=False)
+        callback(None, "", SimpleNamespace(mip_primal_bound=incumbent), data_in, None)
+        return data_in.user_interrupt
+
+    stalling = StopAtGap(100.0, 0.01, stall_seconds=0.2)
+    assert not interrupted(stalling, 50.0)
+    time.sleep(0.25)
+    assert not interrupted(stalling, 60.0)  # better: the clock starts again
+    assert not interrupted(stalling, 60.0)
+    time.sleep(0.25)
+    assert interrupted(stalling, 60.0)
+    patient = StopAtGap(100.0, 0.01)
+    assert not interrupted(patient, float("-inf")) and not interrupted(patient, 98.9)
+    time.sleep(0.25)
+    assert not interrupted(patient, 98.9) and interrupted(patient, 99.0)

@@ -55,6 +55,7 @@ FIXING_SHARE = 0.6  # column generation + fixing stop at this share of the time 
 REPRICE_ROUNDS = 2  # pricing rounds after each fixing round
 MAX_FIXING_ROUNDS = 1000
 BLOCK_MASTER_SHARE = 1.0  # of the time left after column generation, for the integer master on time blocks
+MASTER_STALL_MIN_SECONDS = 2.0  # the integer master stops for want of a better plan after this long at least
 BLOCK_MASTER_GAP = 0.01  # its target: making the assignment hour by hour loses more than this (1-3 %)
 
 
@@ -67,6 +68,8 @@ class Decomposition:
     notes: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     support: np.ndarray | None = None  # bool per pair: in some plan column (for a cost stage)
+    lp_support: np.ndarray | None = None  # bool per pair: in a plan column of positive LP weight when column generation ended
+    near_support: np.ndarray | None = None  # ... or of reduced cost near 0 (the columns an integer plan near the LP is made of)
     warm: "WarmStart | None" = None  # where column generation ended, to start another from
     size: dict = field(default_factory=dict)
     exact: bool = True  # chosen and schedule form a plan; False: an assignment to schedule hour by hour
@@ -146,14 +149,15 @@ def _column_generation(r: Relaxation, master: Master, y0: Multipliers, deadline:
 
 def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, start: HeuristicPlan, seconds: float,
                            target_gap: float, progress: "bool | Progress" = False, blocks: int | None = None,
-                           warm: WarmStart | None = None) -> Decomposition:
+                           warm: WarmStart | None = None, master_stall: float = np.inf) -> Decomposition:
     """Bound and plan by price-and-fix within ``seconds`` (see the module docstring).
 
     With ``blocks`` fewer than the periods, the relaxation sums the periods into time blocks;
     the result is then the bound and an *assignment* (``exact`` False: pairs to serve, no
     schedule) from the integer master on blocks, for an hourly schedule to realize. ``warm``: prices
     to price at first (of the same relaxation) instead of zero, and plan columns to start the
-    master with (the partitioned method's parts')."""
+    master with (the partitioned method's parts'). ``master_stall``: the integer master stops when its plan has
+    not improved for this share of its time, MASTER_STALL_MIN_SECONDS at least (a caller's polish has the rest)."""
     t_start = time.perf_counter()
     deadline = t_start + seconds
     live = progress if isinstance(progress, Progress) else Progress(bool(progress))
@@ -181,8 +185,10 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     phases["column_generation"] = time.perf_counter() - t0
     notes.append(f"column generation: {rounds} rounds, {len(master.plans):,} plans, bound {best_bound:,.6g}, "
                  f"master LP {lp_value:,.6g}")
-    ended = WarmStart(best_y, columns_frame(master, scr, np.flatnonzero(master.theta() > 1e-6)))
+    in_lp = np.flatnonzero(master.theta() > 1e-6)
+    ended = WarmStart(best_y, columns_frame(master, scr, in_lp))
     near = master.near_optimal()  # the plan columns the integer master chooses among (with any added later)
+    lp_support, near_support = plan_support(r, master, in_lp), plan_support(r, master, np.flatnonzero(near))
 
     if not r.exact:
         return assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, ended, target_gap, notes,
@@ -246,7 +252,8 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     left = deadline - time.perf_counter()
     if left > 1.0 and best_bound - best_value > target_gap * abs(best_bound) and not best.unplaced_must_serve:
         live.update("master")
-        mip = integer_master(r, master, data, best, left, best_bound, target_gap, near, live)
+        stall = max(MASTER_STALL_MIN_SECONDS, master_stall * left)
+        mip = integer_master(r, master, data, best, left, best_bound, target_gap, near, live, stall)
         if mip is not None and float(values[mip.chosen].sum()) > best_value + 1e-9 * max(1.0, best_value):
             mip = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=mip)
             candidates.append(("integer master", mip))
@@ -264,7 +271,7 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
             "master_rows": master.n_rows, "master_plans": len(master.plans), "pricing_rounds": rounds,
             "fixing_rounds": fixing_rounds, "plans_fixed": len(accepted)}
     return Decomposition(best_bound, best.chosen, best.schedule, best.unplaced_must_serve, notes, phases, support | best.chosen,
-                         ended, size)
+                         lp_support, near_support, ended, size)
 
 
 def columns_frame(master: Master, scr: Screen, numbers: np.ndarray) -> pd.DataFrame:
@@ -334,4 +341,4 @@ def assignment_on_blocks(r: Relaxation, master: Master, start: HeuristicPlan, ba
         live.close()
     size = {"pairs": r.n_pairs, "time_blocks": r.periods, "usage_rows": int(len(r.row_pair)), "enterprises": r.n_enterprises,
             "master_rows": master.n_rows, "master_plans": len(master.plans)}
-    return Decomposition(bound, chosen, None, [], notes, phases, support | chosen, warm, size, exact=False)
+    return Decomposition(bound, chosen, None, [], notes, phases, support | chosen, warm=warm, size=size, exact=False)

@@ -61,10 +61,11 @@ def plan_from_columns(r: Relaxation, master: Master, data: ModelData, numbers) -
     return HeuristicPlan(chosen, schedule[schedule["card_hours"] > 0].reset_index(drop=True), [])
 
 
-def plan_support(r: Relaxation, master: Master) -> np.ndarray:
-    """Bool per pair: used by some plan column of the master."""
+def plan_support(r: Relaxation, master: Master, numbers: np.ndarray | None = None) -> np.ndarray:
+    """Bool per pair: used by some plan column of the master (of the columns ``numbers``, default all)."""
     support = np.zeros(r.n_pairs, dtype=bool)
-    for batch, j in master.plans:
+    for n in range(len(master.plans)) if numbers is None else numbers:
+        batch, j = master.plans[int(n)]
         support[batch.pairs[j]] = True
     return support
 
@@ -140,12 +141,14 @@ def enterprise_groups(r: Relaxation, y: Multipliers, instance: Instance, scr: Sc
 
 
 def integer_master(r: Relaxation, master: Master, data: ModelData, plan: HeuristicPlan, seconds: float, bound: float,
-                    target_gap: float, near: np.ndarray | None = None, live: Progress | None = None) -> HeuristicPlan | None:
+                    target_gap: float, near: np.ndarray | None = None, live: Progress | None = None,
+                    stall_seconds: float = np.inf) -> HeuristicPlan | None:
     """The master's plans as a MIP, started from ``plan`` (added as columns), stopped at the target gap.
 
     ``near``: bool per plan column at the end of column generation, those of reduced cost near 0; the
     MIP chooses among them, the plans added since and the plan's own (on a national day, 1,337 of 9,948
-    columns: 11,236 in 10 s, against 8,665 over them all)."""
+    columns: 11,236 in 10 s, against 8,665 over them all). ``stall_seconds``: it stops when its plan has not
+    improved for this long."""
     import highspy
 
 
@@ -162,7 +165,7 @@ def integer_master(r: Relaxation, master: Master, data: ModelData, plan: Heurist
     master.set_start(mine)
     h = master.h
     h.setOptionValue("mip_rel_gap", max(1e-6, target_gap))
-    h.setCallback(StopAtGap(bound, target_gap, live), None)
+    h.setCallback(StopAtGap(bound, target_gap, live, stall_seconds), None)
     h.startCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)
     ok, _ = master.solve(seconds)
     h.stopCallback(highspy.cb.HighsCallbackType.kCallbackMipInterrupt)

@@ -56,17 +56,24 @@ def format_progress(stage: str, seconds: float, incumbent: float, bound: float, 
 
 
 class StopAtGap:
-    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound; the incumbent
-    (a plan's served value) goes to the live line ``progress`` when given."""
+    """HiGHS MIP callback: stop when the incumbent is within ``gap`` of the certified bound, or when it has
+    not improved for ``stall_seconds``; the incumbent (a plan's served value) goes to the live line
+    ``progress`` when given."""
 
-    def __init__(self, bound: float, gap: float, progress=None):
-        self.bound, self.gap, self.progress = bound, gap, progress
+    def __init__(self, bound: float, gap: float, progress=None, stall_seconds: float = math.inf):
+        self.bound, self.gap, self.progress, self.stall_seconds = bound, gap, progress, stall_seconds
+        self.best, self.since = -math.inf, time.monotonic()
 
     def __call__(self, callback_type, message, out, data_in, user_data) -> None:
         incumbent = out.mip_primal_bound
         if self.progress is not None:
             self.progress.update(value=incumbent)
+        now = time.monotonic()
+        if math.isfinite(incumbent) and incumbent > self.best:
+            self.best, self.since = incumbent, now
         if math.isfinite(incumbent) and self.bound - incumbent <= self.gap * abs(self.bound):
+            data_in.user_interrupt = True
+        elif now - self.since >= self.stall_seconds:
             data_in.user_interrupt = True
 
 
