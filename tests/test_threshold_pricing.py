@@ -289,3 +289,24 @@ def test_bound_holds_and_column_generation_converges_in_every_regime(tmp_path, r
     fast = solve_and_write(folder, tmp_path / "fast", SolveOptions(method="fast", time_limit=20))
     assert fast.plan.served_value <= optimum + slack <= fast.best_bound + 2 * slack
     check_plan_files(folder, tmp_path / "fast")
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("seed", range(2))
+def test_fast_path_as_on_a_large_day_keeps_its_bound_in_every_regime(tmp_path, monkeypatch, regime, seed):
+    """The same small days with the fast path's MIPs limited to 8 pairs, as on a large day: on one period
+    the polish over the pairs of the LP's plans (and wider sets where they fit), on three periods the
+    schedule MIPs and widening rounds. Its plan stays within [0, optimum], its bound at least the optimum,
+    and the plan passes the checker."""
+    import allocator.solve.fast as fast
+
+    rng = np.random.default_rng(1000 * REGIMES.index(regime) + seed)
+    folder = write(tmp_path / "i", _regime_spec(rng, regime))
+    exact = solve_and_write(folder, tmp_path / "exact", SolveOptions(method="exact", gap=1e-9, gap_given=True))
+    assert exact.status == "optimal"
+    optimum = exact.plan.served_value
+    slack = 1e-6 * max(1.0, optimum)
+    monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 8)
+    large = solve_and_write(folder, tmp_path / "fast", SolveOptions(method="fast", time_limit=5))
+    assert large.plan.served_value <= optimum + slack <= large.best_bound + 2 * slack
+    check_plan_files(folder, tmp_path / "fast")
