@@ -543,3 +543,45 @@ def test_mip_callback_stops_at_the_target_gap_or_when_the_plan_stalls():
     assert not interrupted(patient, float("-inf")) and not interrupted(patient, 98.9)
     time.sleep(0.25)
     assert not interrupted(patient, 98.9) and interrupted(patient, 99.0)
+
+
+def test_auto_chooses_partition_above_its_threshold_where_it_may_start_processes(tmp_path, monkeypatch):
+    """Above AUTO_PARTITION_COLUMNS (lowered to 5 here) auto runs the partitioned method with parts of about
+    AUTO_PART_COLUMNS, but not where the solve may not start processes (the year's days, sweeps, parts) or
+    runs on one thread; 2.8 M columns (50,000 x 300) make 8 parts."""
+    import allocator.solve.pipeline as pipeline
+
+    scr = screen(read_instance(write(tmp_path / "i", _budget_world())))
+    monkeypatch.setattr(pipeline, "AUTO_PARTITION_COLUMNS", 5)
+    method, notes = resolve_method(SolveOptions(), scr)
+    assert (method, notes) == ("partition", ["method auto chose partition: 6 model columns > 5, 2 parts"])
+    assert resolve_method(SolveOptions(other_processes=False), scr)[0] == "exact"
+    assert resolve_method(SolveOptions(threads=1), scr)[0] == "exact"
+    assert resolve_method(SolveOptions(method="fast"), scr)[0] == "fast"
+    assert pipeline.auto_parts(2_782_480) == 8 and pipeline.auto_parts(6) == 2
+
+
+def test_auto_partition_solves_and_falls_back_to_the_fast_method(tmp_path, monkeypatch):
+    """auto's partitioned method (threshold lowered) on the budget day, parts in this process: the optimum
+    10, reported as partition asked by auto, in 2 parts. When its parts find no plan serving every
+    must_serve demand (made to fail here), the fast method takes the time left and finds 10."""
+    import allocator.solve.pipeline as pipeline
+    from allocator.problems import NoSolution
+
+    monkeypatch.setattr(pipeline, "AUTO_PARTITION_COLUMNS", 5)
+    inst = write(tmp_path / "i", _budget_world())
+    options = SolveOptions(time_limit=30, executor=ExecutorOptions(workers=1, progress=False))
+    result = solve_and_write(inst, tmp_path / "p", options)
+    assert (result.method, result.method_requested, result.model_size["parts"]) == ("partition", "auto", 2)
+    assert result.plan.served_value == pytest.approx(10.0)
+    check_plan_files(inst, tmp_path / "p")
+
+    def no_plan(*args, **kwargs):
+        raise NoSolution("the partitioned method could not place must_serve demand(s) d1")
+
+    monkeypatch.setattr(pipeline, "_partition", no_plan)
+    result = solve_and_write(inst, tmp_path / "q", options)
+    assert (result.method, result.method_requested) == ("fast", "auto")
+    assert result.plan.served_value == pytest.approx(10.0)
+    assert any("the fast method with the time left" in note for note in result.notes)
+    check_plan_files(inst, tmp_path / "q")

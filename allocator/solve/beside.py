@@ -19,7 +19,7 @@ days (:func:`allocator.solve.fast.solve_fast` decides) with models between POLIS
 (below, the fast path's own exact MIP from its plan proves the bound) and BESIDE_MAX_COLUMNS model
 columns (memory: a second copy of the model), when the user did not ask for one thread, and not
 for the year's days and sweeps, which must give the same plans on every run
-(``SolveOptions.exact_beside``).
+(``SolveOptions.other_processes``).
 """
 
 from __future__ import annotations

@@ -73,6 +73,9 @@ HOURS_SCHEDULE_SHARE = 0.5
 # pairs of the LP's plans has the rest (10,000 x 1 regime days: capacity 1.9 % -> 0.2 %, large enterprises 2.7 % ->
 # 0.2 % of the bound, where the integer master over whole plans had found nothing better in the same time)
 EXACT_DECOMPOSITION_SHARE = 0.6
+# up to this many model columns; above, column generation needs all the time (50,000 x 300 baseline regime day,
+# 2.8 M columns: 18 s a round, the master LP 8 % below the bound when its share ended, and no polish set fits)
+EXACT_POLISH_MAX_MODEL_COLUMNS = 1_000_000
 # and the integer master stops when its plan has not improved for this share of its time (at 10,000 x 1 it found
 # nothing better in 11.7 s on the large-enterprises day, where the polish lifted the plan 1.8 % -> 0.2 % with 15 s)
 EXACT_MASTER_STALL = 0.25
@@ -109,7 +112,7 @@ def solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heur
         # from the plan proves the bound on this core
         columns = model_columns(scr)
         if (instance.periods > 1 and columns > POLISH_MAX_COLUMNS
-                and beside_wanted(columns, value_seconds, options.threads, options.exact_beside)):
+                and beside_wanted(columns, value_seconds, options.threads, options.other_processes)):
             try:
                 beside = stack.enter_context(ExactBeside(instance, scr, time.time() + value_seconds - COLLECT_SECONDS,
                                                          target_gap))
@@ -147,14 +150,15 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
         phases["must_serve"] = time.perf_counter() - t0
 
     hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
-    small = model_columns(scr) <= POLISH_MAX_COLUMNS
+    columns = model_columns(scr)
+    small = columns <= POLISH_MAX_COLUMNS
     # the value stages get the time; the cost stage what they leave, and at least COST_STAGE_SHARE of it
     value_end = deadline - COST_STAGE_SHARE * (deadline - time.perf_counter())
     left = value_end - time.perf_counter()
     master_stall = math.inf
     if hourly:
         decomposition_seconds = left * (1.0 - SCHEDULE_SHARE)
-    elif small:
+    elif small or columns > EXACT_POLISH_MAX_MODEL_COLUMNS:
         decomposition_seconds = left * decomposition_share
     else:
         decomposition_seconds, master_stall = left * min(decomposition_share, EXACT_DECOMPOSITION_SHARE), EXACT_MASTER_STALL

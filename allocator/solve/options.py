@@ -77,9 +77,10 @@ class SolveOptions:
     deadline: float | None = None
     start: StartPlan | None = None  # a plan to start from, beside the baselines (sweeps: the smaller fund's plan)
     price_of_a_yuan: bool = True  # summary.json's price_of_a_yuan (allocator.solve.yuan); off for re-solves, parts, sweeps
-    # the fast path runs the exact MIP in a worker on a second core for its bound and incumbent
-    # (allocator.solve.beside); off where solves must repeat exactly (the year's days, sweeps) or run in workers
-    exact_beside: bool = True
+    # the solve may start processes of its own: the exact MIP in a worker on a second core beside the fast path
+    # (allocator.solve.beside), auto's partitioned method on the largest models (allocator.solve.pipeline); off
+    # where solves must repeat exactly (the year's days, sweeps) or already run in workers (partition's parts)
+    other_processes: bool = True
 
 
 @dataclass

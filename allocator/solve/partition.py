@@ -126,7 +126,7 @@ def solve_partitioned(instance: Instance, scr: Screen, options: SolveOptions, pa
     # each part chooses its method by its own size: an explicit --gap is the whole instance's target and
     # must not force the exact MIP onto a part too large for it (auto keeps exact when --gap is given)
     part_options = dataclasses.replace(options, method="auto", gap_given=False, progress=False, verbose=False, deadline=None,
-                                       exact_beside=False)
+                                       other_processes=False)
     if part_options.time_limit is not None:
         part_options = dataclasses.replace(part_options, time_limit=max(1.0, PART_SHARE * part_options.time_limit / _waves(parts, executor)))
     executor = executor or ExecutorOptions(progress=False, description="parts")

@@ -136,7 +136,7 @@ def _solve_method(folder: Path, method: str, task: PointTask, start: StartPlan |
     options = SolveOptions(time_limit=task.settings.time_limit if method == "exact" else None,
                            gap=task.settings.gap, threads=1, method=method,
                            cost_stage_max_nodes=COST_STAGE_MAX_NODES, start=start, price_of_a_yuan=False,
-                           exact_beside=False)
+                           other_processes=False)
     t0 = time.perf_counter()
     try:
         result = solve_instance(folder, options)

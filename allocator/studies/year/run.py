@@ -240,7 +240,7 @@ def plan_day(year: Year, out: Path, policy, options: YearOptions, state: LedgerS
                                  solver=options.solver, method=options.method, cost_stage_max_nodes=COST_STAGE_MAX_NODES,
                                  cost_gap=options.cost_gap_per_day, exact_on_matrix=DAY_ON_MATRIX,
                                  price_of_a_yuan=False,  # a day's re-solve with a larger fund: not a year's question
-                                 exact_beside=False)  # the same ledger on every run: nothing decided by wall time
+                                 other_processes=False)  # the same ledger on every run: nothing decided by wall time
     t1 = time.perf_counter()
     result = solve_and_write(instance_dir, plan_dir, solve_options)
     solve_seconds = time.perf_counter() - t1
