@@ -546,15 +546,15 @@ def test_mip_callback_stops_at_the_target_gap_or_when_the_plan_stalls():
 
 
 def test_auto_chooses_partition_above_its_threshold_where_it_may_start_processes(tmp_path, monkeypatch):
-    """Above AUTO_PARTITION_COLUMNS (lowered to 5 here) auto runs the partitioned method with parts of about
-    AUTO_PART_COLUMNS, but not where the solve may not start processes (the year's days, sweeps, parts) or
-    runs on one thread; 2.8 M columns (50,000 x 300) make 8 parts."""
+    """Above AUTO_PARTITION_PAIRS (lowered to 5 here) auto runs the partitioned method with parts of about
+    AUTO_PART_PAIRS, but not where the solve may not start processes (the year's days, sweeps, parts) or
+    runs on one thread; 2.8 M pairs (50,000 x 300) make 8 parts."""
     import allocator.solve.pipeline as pipeline
 
     scr = screen(read_instance(write(tmp_path / "i", _budget_world())))
-    monkeypatch.setattr(pipeline, "AUTO_PARTITION_COLUMNS", 5)
+    monkeypatch.setattr(pipeline, "AUTO_PARTITION_PAIRS", 5)
     method, notes = resolve_method(SolveOptions(), scr)
-    assert (method, notes) == ("partition", ["method auto chose partition: 6 model columns > 5, 2 parts"])
+    assert (method, notes) == ("partition", ["method auto chose partition: 6 (demand, pool) pairs > 5, 2 parts"])
     assert resolve_method(SolveOptions(other_processes=False), scr)[0] == "exact"
     assert resolve_method(SolveOptions(threads=1), scr)[0] == "exact"
     assert resolve_method(SolveOptions(method="fast"), scr)[0] == "fast"
@@ -568,7 +568,7 @@ def test_auto_partition_solves_and_falls_back_to_the_fast_method(tmp_path, monke
     import allocator.solve.pipeline as pipeline
     from allocator.problems import NoSolution
 
-    monkeypatch.setattr(pipeline, "AUTO_PARTITION_COLUMNS", 5)
+    monkeypatch.setattr(pipeline, "AUTO_PARTITION_PAIRS", 5)
     inst = write(tmp_path / "i", _budget_world())
     options = SolveOptions(time_limit=30, executor=ExecutorOptions(workers=1, progress=False))
     result = solve_and_write(inst, tmp_path / "p", options)

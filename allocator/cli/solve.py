@@ -25,9 +25,10 @@ from allocator.solve.options import METHODS, SOLVERS
 @click.option("--method", type=click.Choice(METHODS), default="auto",
               show_default=True,
               help="auto (exact MIP up to 2,000 model columns, fast above, with the exact MIP from its plan up to "
-                   "20,000), exact, fast (price-and-fix), partition (parts by enterprise in parallel), or the "
-                   "baselines fcfs and greedy.")
-@click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True, help="--method partition: parts.")
+                   "20,000, partition above 1,000,000 pairs), exact, fast (price-and-fix), partition (parts by enterprise "
+                   "in parallel), or the baselines fcfs and greedy.")
+@click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True,
+              help="--method partition: parts (auto's partition: one per 350,000 (demand, pool) pairs).")
 @options.workers("--method partition: local worker processes [default: one per core].")
 @options.scheduler("--method partition: solve the parts on this Dask scheduler (e.g. tcp://10.0.0.5:8786).")
 @options.verbosity

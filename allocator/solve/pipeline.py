@@ -61,27 +61,29 @@ def check_model_size(scr: Screen) -> None:
 
 AUTO_EXACT_COLUMNS = 2_000  # auto runs the exact MIP alone up to this many model columns
 AUTO_DECOMPOSITION_SHARE = 0.5  # above it, the share of the value time the fast method's decomposition gets
-# above this many model columns auto runs the partitioned method (when the solve may start processes and use more
-# than one thread): at 50,000 x 300 (2.8 M columns, baseline regime day, 480 s, 2 cores) the fast method alone
-# ended 10.4 % from its bound, 8 parts 1.0 % (column generation on the whole instance takes 18 s a round)
-AUTO_PARTITION_COLUMNS = 1_000_000
-AUTO_PART_COLUMNS = 350_000  # and parts of about this many model columns (8 at 50,000 x 300)
+# above this many (demand, pool) pairs auto runs the partitioned method (when the solve may start processes and use
+# more than one thread): at 50,000 x 300 (2.8 M pairs, baseline regime day, 480 s, 2 cores) the fast method alone
+# ended 10.4 % from its bound, 8 parts 1.0 %: a round of column generation, whose work grows with the pairs (the
+# hours are summed into one block), took 18 s on the whole instance. Hourly 5,000 x 24 days have 67,000-80,000 pairs.
+AUTO_PARTITION_PAIRS = 1_000_000
+AUTO_PART_PAIRS = 350_000  # and parts of about this many pairs (8 at 50,000 x 300)
 
 
 def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
     """The method to run: ``auto`` is the exact MIP up to AUTO_EXACT_COLUMNS model columns; above, the fast
     path, which up to AUTO_FAST_COLUMNS keeps most of the time for the exact MIP from its plan (its polish
-    stage, to --gap or 1e-4), so auto never returns less than the fast method; above AUTO_PARTITION_COLUMNS
-    the partitioned method (:func:`auto_parts` parts) where the solve may start processes and more than one
+    stage, to --gap or 1e-4), so auto never returns less than the fast method; above AUTO_PARTITION_PAIRS
+    pairs the partitioned method (:func:`auto_parts` parts) where the solve may start processes and more than one
     thread. ``--gap`` is a stopping target, never a reason to choose a method (see docs/decisions.md)."""
     from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
 
     if options.method != "auto":
         return options.method, []
     columns = model_columns(scr)
-    if columns > AUTO_PARTITION_COLUMNS and options.other_processes and options.threads != 1:
-        return "partition", [f"method auto chose partition: {columns:,} model columns > {AUTO_PARTITION_COLUMNS:,}, "
-                             f"{auto_parts(columns)} parts"]
+    pairs = len(scr.pairs)
+    if pairs > AUTO_PARTITION_PAIRS and options.other_processes and options.threads != 1:
+        return "partition", [f"method auto chose partition: {pairs:,} (demand, pool) pairs > {AUTO_PARTITION_PAIRS:,}, "
+                             f"{auto_parts(pairs)} parts"]
     if columns > AUTO_FAST_COLUMNS:
         return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
     if columns > AUTO_EXACT_COLUMNS:
@@ -90,9 +92,9 @@ def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
     return "exact", [f"method auto chose exact: {columns:,} model columns <= {AUTO_EXACT_COLUMNS:,}"]
 
 
-def auto_parts(columns: int) -> int:
-    """Parts for auto's partitioned method: about AUTO_PART_COLUMNS model columns each, two at least."""
-    return max(2, -(-columns // AUTO_PART_COLUMNS))
+def auto_parts(pairs: int) -> int:
+    """Parts for auto's partitioned method: about AUTO_PART_PAIRS (demand, pool) pairs each, two at least."""
+    return max(2, -(-pairs // AUTO_PART_PAIRS))
 
 
 def solve_instance(folder: Path, options: SolveOptions | None = None) -> SolveResult:
@@ -122,9 +124,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     method, notes = resolve_method(options, scr)
     options = dataclasses.replace(options, method=method)
     if method == "partition" and notes:  # auto chose it: parts by size
-        from allocator.solve.fast import model_columns
-
-        options = dataclasses.replace(options, parts=auto_parts(model_columns(scr)))
+        options = dataclasses.replace(options, parts=auto_parts(len(scr.pairs)))
     if options.deadline is not None:  # what the methods get: the limit less reading, screening and a reserve
         end = options.deadline - finish_seconds(scr)  # for extracting, explaining, checking and writing the plan
         options = dataclasses.replace(options, deadline=end, time_limit=max(0.5, end - time.perf_counter()))
@@ -243,7 +243,7 @@ def _auto_fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
 
 def _auto_partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float,
                     notes: list[str]) -> tuple[str, _Chosen]:
-    """auto above AUTO_PARTITION_COLUMNS: the partitioned method; if its parts find no plan serving every
+    """auto above AUTO_PARTITION_PAIRS: the partitioned method; if its parts find no plan serving every
     must_serve demand, the fast method gets the time left (auto never gives less than another method would)."""
     try:
         return "partition", _partition(instance, scr, options, seconds, t0)
