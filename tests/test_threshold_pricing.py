@@ -267,17 +267,22 @@ def _regime_spec(rng: np.random.Generator, regime: str) -> dict:
     return spec
 
 
-@pytest.mark.parametrize("regime", REGIMES)
-@pytest.mark.parametrize("seed", range(4))
-def test_bound_holds_and_column_generation_converges_in_every_regime(tmp_path, regime, seed):
-    """best_bound >= the exact MIP's proven optimum; column generation with exact pricing ends with the
-    master LP at the bound (per period); the fast plan is within [0, optimum] and passes the checker."""
+def _regime_day_and_optimum(tmp_path, regime: str, seed: int):
+    """The small day of ``regime`` and ``seed``, its optimum proven by the exact MIP, and a tolerance."""
     rng = np.random.default_rng(1000 * REGIMES.index(regime) + seed)
     folder = write(tmp_path / "i", _regime_spec(rng, regime))
     exact = solve_and_write(folder, tmp_path / "exact", SolveOptions(method="exact", gap=1e-9, gap_given=True))
     assert exact.status == "optimal"
     optimum = exact.plan.served_value
-    slack = 1e-6 * max(1.0, optimum)
+    return folder, optimum, 1e-6 * max(1.0, optimum)
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+@pytest.mark.parametrize("seed", range(4))
+def test_bound_holds_and_column_generation_converges_in_every_regime(tmp_path, regime, seed):
+    """best_bound >= the exact MIP's proven optimum; column generation with exact pricing ends with the
+    master LP at the bound (per period); the fast plan is within [0, optimum] and passes the checker."""
+    folder, optimum, slack = _regime_day_and_optimum(tmp_path, regime, seed)
     inst = read_instance(folder)
     scr = screen(inst)
     data = prepare(inst, scr)
@@ -300,12 +305,7 @@ def test_fast_path_as_on_a_large_day_keeps_its_bound_in_every_regime(tmp_path, m
     and the plan passes the checker."""
     import allocator.solve.fast as fast
 
-    rng = np.random.default_rng(1000 * REGIMES.index(regime) + seed)
-    folder = write(tmp_path / "i", _regime_spec(rng, regime))
-    exact = solve_and_write(folder, tmp_path / "exact", SolveOptions(method="exact", gap=1e-9, gap_given=True))
-    assert exact.status == "optimal"
-    optimum = exact.plan.served_value
-    slack = 1e-6 * max(1.0, optimum)
+    folder, optimum, slack = _regime_day_and_optimum(tmp_path, regime, seed)
     monkeypatch.setattr(fast, "POLISH_MAX_COLUMNS", 8)
     large = solve_and_write(folder, tmp_path / "fast", SolveOptions(method="fast", time_limit=5))
     assert large.plan.served_value <= optimum + slack <= large.best_bound + 2 * slack
