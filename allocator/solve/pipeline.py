@@ -266,8 +266,13 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
 
     plan, parts, notes = solve_partitioned(instance, scr, options, options.parts, solve_part, options.executor)
     seconds["parts"] = time.perf_counter() - t0
-    if plan.unplaced_must_serve:
-        raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
+    merged_misses = plan.unplaced_must_serve
+    if merged_misses:  # the whole instance starts from the best baseline that serves them, the parts' prices still
+        baseline = _best_heuristic(instance, scr, options.start)
+        plan = plan if baseline.unplaced_must_serve else baseline
+        notes.append(f"the merged parts leave {len(merged_misses)} must_serve demand(s) out: the whole instance starts "
+                     + ("from them (its MIP placing must_serve demands)" if baseline.unplaced_must_serve else
+                        f"from the best baseline (value {float(scr.pairs['value'].to_numpy()[plan.chosen].sum()):,.6g})"))
     t1 = time.perf_counter()
     whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
     if options.time_limit is not None:  # the whole instance gets what the parts left of the limit
@@ -281,6 +286,8 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     notes.append("the whole instance, from the merged plan" + (f", the mean of {len(priced)} parts' prices and their LP plan columns" if priced else "")
                  + ": " + "; ".join(result.notes))
     if result.status in ("infeasible", "no_solution"):  # keep the merged plan
+        if plan.unplaced_must_serve:
+            raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
         bound, bound_notes = certified_bound(instance, scr, options, plan, seconds=0.0)
         return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, {"parts": len(parts)})
     return _Chosen(result.chosen, result.schedule, result.status, result.bound, notes, {"parts": len(parts), **result.size},
