@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from allocator.problems import AllocatorError, Interrupted
+from allocator.problems import AllocatorError, Interrupted, some_of
 
 OWNER_MARK = {"written_by": "allocator"}  # in every summary.json this tool writes
 SUMMARY_FILE = "summary.json"
@@ -88,7 +88,7 @@ def claim_output_folder(target: Path, inputs: Sequence[Path] = (), what: str = "
             raise OutputRefused(f"{what} '{target}' is a file: give a folder (it is left as it is)")
         if any(resolved.iterdir()) and not is_ours(resolved):
             names = sorted(p.name for p in resolved.iterdir())
-            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            shown = some_of(names, 5)
             raise OutputRefused(
                 f"{what} '{target}' already holds files this tool did not write ({shown}; no summary.json of "
                 "allocator): give a new or empty folder; nothing was deleted"

@@ -52,6 +52,11 @@ def summarize_problems(problems: list[Problem], per_column: int = 3, verbose: bo
     return lines
 
 
+def some_of(names: list[str], shown: int = 10) -> str:
+    """The first ``shown`` names, comma-separated, and how many more there are."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 class AllocatorError(Exception):
     """A domain error that the command line turns into one message and an exit code."""
 

@@ -19,7 +19,7 @@ from allocator.instance.types import Instance
 from allocator.plan.extract import empty_schedule, extract_plan
 from allocator.plan.reasons import refine_reasons
 from allocator.plan.writing import write_plan
-from allocator.problems import InfeasibleInstance, InstanceTooLarge, NoSolution
+from allocator.problems import InfeasibleInstance, InstanceTooLarge, NoSolution, some_of
 from allocator.solve.backends import solver_version
 from allocator.solve.bound import (
     certified_bound,
@@ -142,7 +142,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     else:
         heuristic = place(instance, scr, method)
         if heuristic.unplaced_must_serve:
-            raise NoSolution(f"{method} could not place must_serve demand(s) {', '.join(heuristic.unplaced_must_serve)}")
+            raise NoSolution(f"{method} could not place must_serve demand(s) {some_of(heuristic.unplaced_must_serve)}")
         seconds["build"] = 0.0
         seconds["solve"] = time.perf_counter() - t0
         bound, bound_notes, prices = certified_bound_and_prices(instance, scr, options, heuristic,
@@ -287,7 +287,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
                  + ": " + "; ".join(result.notes))
     if result.status in ("infeasible", "no_solution"):  # keep the merged plan
         if plan.unplaced_must_serve:
-            raise NoSolution(f"the partitioned method could not place must_serve demand(s) {', '.join(plan.unplaced_must_serve)}")
+            raise NoSolution(f"the partitioned method could not place must_serve demand(s) {some_of(plan.unplaced_must_serve)}")
         bound, bound_notes = certified_bound(instance, scr, options, plan, seconds=0.0)
         return _Chosen(plan.chosen, plan.schedule, "feasible", bound, notes + bound_notes, {"parts": len(parts)})
     return _Chosen(result.chosen, result.schedule, result.status, result.bound, notes, {"parts": len(parts), **result.size},
