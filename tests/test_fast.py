@@ -532,16 +532,16 @@ def test_mip_callback_stops_at_the_target_gap_or_when_the_plan_stalls():
         callback(None, "", SimpleNamespace(mip_primal_bound=incumbent), data_in, None)
         return data_in.user_interrupt
 
-    stalling = StopAtGap(100.0, 0.01, stall_seconds=0.2)
+    stalling = StopAtGap(100.0, 0.01, stall_seconds=0.5)
     assert not interrupted(stalling, 50.0)
-    time.sleep(0.25)
+    time.sleep(0.6)
     assert not interrupted(stalling, 60.0)  # better: the clock starts again
     assert not interrupted(stalling, 60.0)
-    time.sleep(0.25)
+    time.sleep(0.6)
     assert interrupted(stalling, 60.0)
     patient = StopAtGap(100.0, 0.01)
     assert not interrupted(patient, float("-inf")) and not interrupted(patient, 98.9)
-    time.sleep(0.25)
+    time.sleep(0.6)
     assert not interrupted(patient, 98.9) and interrupted(patient, 99.0)
 
 
@@ -609,3 +609,36 @@ def test_partition_whose_parts_miss_a_must_serve_demand_starts_the_whole_instanc
     assert any(n.startswith("the merged parts leave 1 must_serve demand(s) out: the whole instance starts from the "
                             "best baseline (value 10)") for n in result.notes), result.notes
     check_plan_files(inst, tmp_path / "p")
+
+
+def test_partition_never_returns_merged_parts_that_leave_a_must_serve_demand_out(tmp_path, monkeypatch):
+    """R10: when the merged parts miss the must_serve d3 and the whole-instance stage finds no plan either
+    (made so here), the partitioned method ends with no solution (exit 4) and writes nothing, rather than
+    return the merged plan without d3."""
+    import allocator.solve.fast as fast
+    import allocator.solve.partition as partition
+    import allocator.solve.pipeline as pipeline
+    from allocator.problems import NoSolution
+    from allocator.solve.fast import FastResult
+    from allocator.solve.state import HeuristicPlan
+
+    spec = _budget_world()
+    spec["demands"][-1]["must_serve"] = True
+    inst = write(tmp_path / "i", spec)
+    pairs = screen(read_instance(inst)).pairs
+
+    missing_d3 = HeuristicPlan(np.zeros(len(pairs), dtype=bool), pd.DataFrame(), ["d3"])
+
+    def parts_missing_d3(instance, scr, options, parts, solve_part, executor):
+        return missing_d3, [], ["part 1: failed"]
+
+    monkeypatch.setattr(pipeline, "_best_heuristic", lambda instance, scr, start: missing_d3)  # no baseline serves d3
+
+    def whole_finds_nothing(instance, scr, options, best_heuristic, warm=None, decomposition_share=1.0):
+        return FastResult(np.zeros(len(pairs), dtype=bool), pd.DataFrame(), "no_solution", 0.0, [], {})
+
+    monkeypatch.setattr(partition, "solve_partitioned", parts_missing_d3)
+    monkeypatch.setattr(fast, "solve_fast", whole_finds_nothing)
+    with pytest.raises(NoSolution, match="could not place must_serve demand.s. d3"):
+        solve_and_write(inst, tmp_path / "p", SolveOptions(method="partition", time_limit=20))
+    assert not (tmp_path / "p").exists()

@@ -188,11 +188,12 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     in_lp = np.flatnonzero(master.theta() > 1e-6)
     ended = WarmStart(best_y, columns_frame(master, scr, in_lp))
     near = master.near_optimal()  # the plan columns the integer master chooses among (with any added later)
-    lp_support, near_support = plan_support(r, master, in_lp), plan_support(r, master, np.flatnonzero(near))
 
     if not r.exact:
         return assignment_on_blocks(r, master, start, baseline_plans, deadline, best_bound, ended, target_gap, notes,
                                      phases, live, own_live)
+    # the pair sets of the polish on one period (allocator.solve.fast.polish_sets)
+    lp_support, near_support = plan_support(r, master, in_lp), plan_support(r, master, np.flatnonzero(near))
 
     # 2-3. fixing, with a placement of what is left after rounds 1, 2, 4, 8, ... and at the end
     t0 = time.perf_counter()

@@ -32,6 +32,7 @@ from allocator.solve.heuristics import (
 )
 from allocator.solve.options import METHODS, SolveOptions, remaining
 from allocator.solve.partition import PartResult
+from allocator.solve.restricted import _value
 from allocator.solve.result import SolveResult, _Chosen, relative_gap
 
 
@@ -123,8 +124,6 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     check_model_size(scr)
     method, notes = resolve_method(options, scr)
     options = dataclasses.replace(options, method=method)
-    if method == "partition" and notes:  # auto chose it: parts by size
-        options = dataclasses.replace(options, parts=auto_parts(len(scr.pairs)))
     if options.deadline is not None:  # what the methods get: the limit less reading, screening and a reserve
         end = options.deadline - finish_seconds(scr)  # for extracting, explaining, checking and writing the plan
         options = dataclasses.replace(options, deadline=end, time_limit=max(0.5, end - time.perf_counter()))
@@ -246,14 +245,13 @@ def _auto_partition(instance: Instance, scr: Screen, options: SolveOptions, seco
     """auto above AUTO_PARTITION_PAIRS: the partitioned method; if its parts find no plan serving every
     must_serve demand, the fast method gets the time left (auto never gives less than another method would)."""
     try:
-        return "partition", _partition(instance, scr, options, seconds, t0)
+        return "partition", _partition(instance, scr, dataclasses.replace(options, parts=auto_parts(len(scr.pairs))),
+                                       seconds, t0)
     except NoSolution as error:
         if options.deadline is not None and remaining(options) < 1.0:
             raise
         notes.append(f"the partitioned method found no plan ({error}); the fast method with the time left")
-        left = remaining(options) if options.deadline is not None else options.time_limit
-        return "fast", _fast(instance, scr, dataclasses.replace(options, method="fast", time_limit=left), seconds,
-                             time.perf_counter())
+        return "fast", _fast(instance, scr, dataclasses.replace(options, method="fast"), seconds, time.perf_counter())
 
 
 def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
@@ -272,7 +270,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
         plan = plan if baseline.unplaced_must_serve else baseline
         notes.append(f"the merged parts leave {len(merged_misses)} must_serve demand(s) out: the whole instance starts "
                      + ("from them (its MIP placing must_serve demands)" if baseline.unplaced_must_serve else
-                        f"from the best baseline (value {float(scr.pairs['value'].to_numpy()[plan.chosen].sum()):,.6g})"))
+                        f"from the best baseline (value {_value(scr, plan):,.6g})"))
     t1 = time.perf_counter()
     whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
     if options.time_limit is not None:  # the whole instance gets what the parts left of the limit
