@@ -642,3 +642,102 @@ def test_partition_never_returns_merged_parts_that_leave_a_must_serve_demand_out
     with pytest.raises(NoSolution, match="could not place must_serve demand.s. d3"):
         solve_and_write(inst, tmp_path / "p", SolveOptions(method="partition", time_limit=20))
     assert not (tmp_path / "p").exists()
+
+
+def _must_serve_split_world() -> dict:
+    """pA and pB hold 10 card-hours each. E1's must_serve m (6 card-hours) may run at either; E2's y (8,
+    realtime at home B) only at pB, E3's z (8, realtime at home A) only at pA. The optimum serves m and one
+    of y, z (value 14); the Lagrangian bound is 20 (m split over both pools, y and z filling the rest), so
+    the LP weights y and z (0.75-1) above m's two plans (1/3-2/3 each)."""
+    spec = base()
+    spec["enterprises"] += [{"enterprise_id": e, "program_id": "G"} for e in ("E2", "E3")]
+    spec["demands"] += [demand("m", 6, must_serve=True), demand("y", 8, enterprise="E2", home="B", latency_class="realtime"),
+                        demand("z", 8, enterprise="E3", home="A", latency_class="realtime")]
+    return spec
+
+
+def test_fixing_accepts_the_plans_serving_must_serve_demands_first(tmp_path):
+    """Fixing by LP weight alone accepted y and z (value 16) and left no room for m: the price-and-fix plan
+    missed a must_serve demand and the baseline was returned. m's plan first: m and one of y, z (14)."""
+    inst = write(tmp_path / "i", _must_serve_split_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast"))
+    assert result.plan.served_value == pytest.approx(14.0) and result.best_bound == pytest.approx(14.0)
+    assert "m" in set(result.plan.assignments["demand_id"])
+    assert any(n.startswith("fixing: ") and "plans accepted (value 14)" in n for n in result.notes), result.notes
+    assert "plan from price-and-fix (baseline 14); bound from the Lagrangian relaxation" in result.notes
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_a_plan_missing_must_serve_demands_is_recombined_with_one_serving_them(tmp_path):
+    """y and z (value 16) leave m out; the baseline serves m at pA (bill 12) and nothing else (10). The MIP
+    over both plans' pairs and E1's keeps what fits of the first around m: m at pA with y at pB, or m at pB
+    with z at pA (14, the optimum)."""
+    from allocator.solve.decompose import recombine_for_must_serve
+    from allocator.solve.restricted import missing_must_serve
+    from allocator.solve.state import HeuristicPlan
+
+    instance = read_instance(write(tmp_path / "i", _must_serve_split_world()))
+    scr = screen(instance)
+    key = list(zip(scr.pairs["demand_id"], scr.pairs["pool_id"]))
+    chosen = np.array([k in {("y", "pB"), ("z", "pA")} for k in key])
+    plan = HeuristicPlan(chosen, pd.DataFrame({"demand_id": ["y", "z"], "pool_id": ["pB", "pA"], "period": [0, 0],
+                                               "card_hours": [8.0, 8.0]}), missing_must_serve(scr, chosen))
+    assert plan.unplaced_must_serve == ["m"]
+    kept = np.array([k == ("m", "pA") for k in key])
+    keeper = HeuristicPlan(kept, pd.DataFrame({"demand_id": ["m"], "pool_id": ["pA"], "period": [0], "card_hours": [6.0]}), [])
+    notes: list[str] = []
+    repaired = recombine_for_must_serve(instance, scr, plan, keeper, 20.0, 20.0, 0.0, notes)
+    served = set(scr.pairs["demand_id"].to_numpy()[repaired.chosen])
+    assert repaired.unplaced_must_serve == [] and "m" in served and len(served) == 2
+    assert float(scr.pairs["value"].to_numpy()[repaired.chosen].sum()) == pytest.approx(14.0)
+    assert notes[0].startswith("MIP placing the 1 must_serve demand(s) price-and-fix left out")
+
+
+def test_a_part_that_cannot_serve_its_must_serve_demand_is_solved_without_it(tmp_path):
+    """In :func:`_budget_world` with d3 must_serve, E2's part holds half of pB (5 card-hours), too little for
+    d3 (10): the part was infeasible and its demands lost. It is solved without R10 now (d3 left out,
+    said so), and the whole instance places d3: the optimum 10, d3 at pB. (Only the demands the part's
+    shares cannot hold lose R10 there.)"""
+    spec = _budget_world()
+    spec["demands"][-1]["must_serve"] = True
+    inst = write(tmp_path / "i", spec)
+    options = SolveOptions(method="partition", parts=2, time_limit=30, executor=ExecutorOptions(workers=1, progress=False))
+    result = solve_and_write(inst, tmp_path / "p", options)
+    relaxed = [n for n in result.notes if "must_serve relaxed in the part" in n]
+    assert len(relaxed) == 1 and "failed" not in relaxed[0], result.notes
+    assert relaxed[0].endswith("(must_serve relaxed in the part for d3 (window_too_short on the part's share))")
+    assert result.plan.served_value == pytest.approx(10.0) and "d3" in set(result.plan.assignments["demand_id"])
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_the_lp_proof_of_infeasibility_keeps_to_the_time_left(tmp_path):
+    """Two must_serve demands of 6 card-hours and one pool of 10 (pB, the programme's only center): the
+    LP relaxation proves no plan exists. Without time left no proof is tried (False: the fast method then
+    says no solution rather than run past --time-limit; seen at 50,000 x 300, 15 minutes past 300 s)."""
+    from allocator.solve.fast import relaxation_infeasible
+
+    spec = base()
+    spec["program_centers"] = [{"program_id": "G", "center_id": "cB"}]
+    spec["demands"] += [demand("d1", 6, must_serve=True), demand("d2", 6, must_serve=True)]
+    instance = read_instance(write(tmp_path / "i", spec))
+    scr = screen(instance)
+    assert relaxation_infeasible(instance, scr) and relaxation_infeasible(instance, scr, 30.0)
+    assert not relaxation_infeasible(instance, scr, 0.5)
+
+
+def test_a_part_whose_must_serve_demands_conflict_is_solved_without_r10(tmp_path):
+    """E2's d3a and d3b (3 card-hours each, must_serve, realtime at home B: pB only) each fit E2's share of
+    pB (6/16 of 10 cards) alone but not together: the part has no plan with R10, so it is solved without
+    it (said so); the whole instance serves both and d1 beside them at pB (bill 10 = the budget's 5 yuan
+    at rate 0.5): the optimum 10."""
+    spec = _budget_world()
+    spec["demands"] = spec["demands"][:2] + [
+        demand(d, 3, enterprise="E2", home="B", latency_class="realtime", must_serve=True) for d in ("d3a", "d3b")]
+    inst = write(tmp_path / "i", spec)
+    options = SolveOptions(method="partition", parts=2, time_limit=30, executor=ExecutorOptions(workers=1, progress=False))
+    result = solve_and_write(inst, tmp_path / "p", options)
+    relaxed = [n for n in result.notes if "every must_serve demand relaxed in the part" in n]
+    assert len(relaxed) == 1 and "failed" not in relaxed[0], result.notes
+    assert result.plan.served_value == pytest.approx(10.0)
+    assert {"d3a", "d3b"} <= set(result.plan.assignments["demand_id"])
+    check_plan_files(inst, tmp_path / "p")

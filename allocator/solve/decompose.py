@@ -19,10 +19,12 @@ it into a plan:
    what is already accepted, into capacity, energy, green share and budget (a
    :class:`~models.master.Ledger`); an enterprise whose plan no longer fits is left to the
    placement pass; the master is re-solved and re-priced for the enterprises still open,
-   until none is left fractional.
+   until none is left fractional. Plans serving must-serve demands are accepted first.
 3. **Placement.** The enterprises the fixing left open are placed whole, best LP weight
    first, by :func:`allocator.solve.heuristics.place_enterprises` (thresholds on the enterprise's
    total), then single demands fill what is left (:func:`allocator.solve.heuristics.place_in_order`).
+   A plan that still misses must-serve demands the baseline serves is recombined with it by a
+   MIP (:func:`recombine_for_must_serve`).
 4. **Integer master.** With time left and the plan still short of the target gap, the
    master's columns (plus the plan's own) are solved as a MIP from the plan, time-boxed.
 
@@ -56,6 +58,7 @@ REPRICE_ROUNDS = 2  # pricing rounds after each fixing round
 MAX_FIXING_ROUNDS = 1000
 BLOCK_MASTER_SHARE = 1.0  # of the time left after column generation, for the integer master on time blocks
 MASTER_STALL_MIN_SECONDS = 2.0  # the integer master stops for want of a better plan after this long at least
+MUST_REPAIR_SHARE = 0.4  # of the time left, at most, to place the must_serve demands price-and-fix left out
 BLOCK_MASTER_GAP = 0.01  # its target: making the assignment hour by hour loses more than this (1-3 %)
 
 
@@ -245,6 +248,13 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     notes.append(f"fixing: {fixing_rounds} rounds, {len(accepted)} plans accepted "
                  f"(value {sum(master.plan_value(n) for n in accepted):,.6g}); best placement after round {best_round}")
     candidates = [("price-and-fix", best_placed), ("baseline", start)]
+    if best_placed.unplaced_must_serve and not start.unplaced_must_serve and deadline - time.perf_counter() > 1.0:
+        t0 = time.perf_counter()
+        live.update("must-serve")
+        repaired = recombine_for_must_serve(instance, scr, best_placed, start,
+                                            MUST_REPAIR_SHARE * (deadline - t0), best_bound, target_gap, notes)
+        candidates.append(("price-and-fix with its must_serve demands placed", repaired))
+        phases["must_serve_repair"] = time.perf_counter() - t0
 
     # 4. integer master from the plan, if time is left and the plan is short of the target
     t0 = time.perf_counter()
@@ -273,6 +283,23 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
             "fixing_rounds": fixing_rounds, "plans_fixed": len(accepted)}
     return Decomposition(best_bound, best.chosen, best.schedule, best.unplaced_must_serve, notes, phases, support | best.chosen,
                          lp_support, near_support, ended, size)
+
+
+def recombine_for_must_serve(instance: Instance, scr: Screen, plan: HeuristicPlan, keeper: HeuristicPlan,
+                             seconds: float, bound: float, target_gap: float, notes: list[str]) -> HeuristicPlan:
+    """``plan`` leaves must_serve demands out that ``keeper`` serves: the exact model over the pairs of both
+    plans and every pair of the enterprises owning the demands left out, from ``keeper`` (R10 a hard row
+    there), so that HiGHS keeps what it can of ``plan`` around them. Returns the better of its plan and
+    ``keeper``."""
+    from allocator.solve.restricted import restricted_mip
+
+    pairs = scr.pairs
+    owners = pairs.loc[pairs["demand_id"].isin(set(plan.unplaced_must_serve)), "enterprise_id"].unique()
+    allowed = plan.chosen | pairs["enterprise_id"].isin(owners).to_numpy()
+    repaired, _ = restricted_mip(instance, scr, allowed, keeper, seconds, bound, target_gap, notes,
+                                 f"MIP placing the {len(plan.unplaced_must_serve)} must_serve demand(s) "
+                                 "price-and-fix left out, beside its plan and the baseline's")
+    return repaired
 
 
 def columns_frame(master: Master, scr: Screen, numbers: np.ndarray) -> pd.DataFrame:

@@ -28,6 +28,8 @@ from allocator.solve.options import SolveOptions, StartPlan, remaining
 from allocator.solve.result import _Chosen
 from allocator.solve.state import HeuristicPlan
 
+EXPLAIN_SECONDS = 60.0  # at most, and at most what is left of --time-limit, to name an infeasible day's conflict
+
 
 def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict, t0: float) -> _Chosen:
     """The exact MIP, warm-started from the best baseline, which is also the fallback."""
@@ -60,7 +62,7 @@ def _exact(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict
     seconds["translate"] = run.translate_seconds
     first = run.value_stage
     if first.status == "infeasible":
-        lines = explain_infeasible(model, data)
+        lines = explain_infeasible(model, data, min(EXPLAIN_SECONDS, max(1.0, remaining(options, EXPLAIN_SECONDS))))
         raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
     if first.status == "no_solution":
         if start is None:

@@ -359,12 +359,22 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]), [])
 
 
-def relaxation_infeasible(instance: Instance, scr: Screen) -> bool:
-    """True when the LP relaxation of the exact model is infeasible (a proof that no plan exists)."""
+def relaxation_infeasible(instance: Instance, scr: Screen, seconds: float | None = None) -> bool:
+    """True when the LP relaxation of the exact model is proven infeasible within ``seconds`` (a proof
+    that no plan exists); False when it is feasible or not decided in time (the limit counts the build:
+    a 50,000 x 300 day's LP ran 15 minutes past a 300 s limit before it had one)."""
     from models.build import build_matrix
     from models.data import prepare
 
+    t_end = None if seconds is None else time.perf_counter() + seconds
+    if t_end is not None and seconds < 1.0:
+        return False
     h = build_matrix(prepare(instance, scr)).to_highs(relax=True)
+    if t_end is not None:
+        left = t_end - time.perf_counter()
+        if left < 0.5:
+            return False
+        h.setOptionValue("time_limit", float(left))
     h.run()
     return h.getModelStatus() == highspy.HighsModelStatus.kInfeasible
 

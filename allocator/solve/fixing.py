@@ -73,17 +73,20 @@ def plan_support(r: Relaxation, master: Master, numbers: np.ndarray | None = Non
 def fixing_round(master: Master, ledger: Ledger, theta: np.ndarray, open_plans: np.ndarray, fixed: np.ndarray,
                   misfits: np.ndarray, accepted: list[int]) -> None:
     """Accept open plans by decreasing LP weight while they fit: every plan at 0.5 or more, and at
-    least a third of the open enterprises. A plan that does not fit is forbidden; after MISFITS of
-    them its enterprise is left to the placement pass. Then fix the master's bounds."""
+    least a third of the open enterprises; plans serving a must-serve demand first, whatever their
+    weight (R10 is hard: they take capacity and budget before plans that may be left out). A plan that
+    does not fit is forbidden; after MISFITS of them its enterprise is left to the placement pass. Then
+    fix the master's bounds."""
     quota = max(1, len(np.unique(master.plan_enterprise[open_plans])) // 3)
     taken = 0
     seen: set[int] = set()
     forbid: list[int] = []
-    for n in open_plans[np.argsort(-theta[open_plans], kind="stable")]:
+    must = serves_must(master, open_plans)
+    for n, needed in zip(*_by_weight(open_plans, theta, must)):
         e = int(master.plan_enterprise[n])
         if e in seen:
             continue
-        if theta[n] < 0.5 and taken >= quota:
+        if theta[n] < 0.5 and taken >= quota and not needed:
             break
         seen.add(e)
         if ledger.fits(n):
@@ -97,6 +100,24 @@ def fixing_round(master: Master, ledger: Ledger, theta: np.ndarray, open_plans: 
             fixed[e] = misfits[e] >= MISFITS
     master.set_plan_bounds(np.array(forbid, dtype=int), np.zeros(len(forbid)), np.zeros(len(forbid)))
     fix_plans(master, fixed, accepted)
+
+
+def serves_must(master: Master, numbers: np.ndarray) -> np.ndarray:
+    """Bool per plan column of ``numbers``: it serves a must-serve demand."""
+    r = master.r
+    if not r.must.any():
+        return np.zeros(len(numbers), dtype=bool)
+    out = np.zeros(len(numbers), dtype=bool)
+    for i, n in enumerate(numbers):
+        batch, j = master.plans[int(n)]
+        out[i] = bool(r.must[r.demand[batch.pairs[j]]].any())
+    return out
+
+
+def _by_weight(plans: np.ndarray, theta: np.ndarray, must: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The plans, those serving a must-serve demand first, each group by decreasing LP weight."""
+    order = np.lexsort((-theta[plans], ~must))
+    return plans[order], must[order]
 
 
 def place_rest(r: Relaxation, master: Master, data: ModelData, instance: Instance, scr: Screen,

@@ -210,7 +210,7 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
     if result.status == "no_solution":
         from allocator.solve.fast import relaxation_infeasible
 
-        if relaxation_infeasible(instance, scr):
+        if relaxation_infeasible(instance, scr, remaining(options)):
             raise InfeasibleInstance("the instance is infeasible: even the LP relaxation cannot serve every must_serve "
                                      "demand within capacity, energy and budget", [])
         raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
@@ -307,16 +307,49 @@ def solve_and_write(folder: Path, out: Path, options: SolveOptions | None = None
 
 
 def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
-    """Solve one part in a worker (module level, so it pickles to processes and Dask workers)."""
+    """Solve one part in a worker (module level, so it pickles to processes and Dask workers).
+
+    A must_serve demand that the part's share of its pools cannot hold (``window_too_short`` with a
+    fraction of the cards) is not must-serve in the part: the part is solved for everything else, and
+    the whole-instance stage places the must_serve demands the merged plan leaves out. If the part still
+    has no plan serving the rest of its must_serve demands, it is solved once more without R10."""
     index, part, options = job
     options = dataclasses.replace(options, price_of_a_yuan=False)
     t0 = time.perf_counter()
+    part, relaxed = _without_unservable_must_serve(part)
     try:
-        result = solve_loaded(part, options)
+        try:
+            result = solve_loaded(part, options)
+        except (InfeasibleInstance, NoSolution) as error:
+            if not part.demands["must_serve"].any():
+                raise
+            relaxed.append(f"every must_serve demand relaxed in the part ({' '.join(str(error).split())[:200]})")
+            part = dataclasses.replace(part, tables={**part.tables, "demands": part.demands.assign(must_serve=False)})
+            if options.time_limit is not None:
+                options = dataclasses.replace(options, time_limit=max(1.0, options.time_limit - (time.perf_counter() - t0)))
+            result = solve_loaded(part, options)
     except Exception as error:  # noqa: BLE001 - one part failing leaves its demands to the repair pass
         return PartResult(index, [], empty_schedule(), "failed", 0.0, float("inf"), options.method, time.perf_counter() - t0,
                           f"{type(error).__name__}: {error}")
     a = result.plan.assignments
     return PartResult(index, list(zip(a["demand_id"], a["pool_id"])), result.plan.schedule, result.status,
                       result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0,
-                      warm=result.warm)
+                      error="; ".join(relaxed), warm=result.warm)
+
+
+def _without_unservable_must_serve(part: Instance) -> tuple[Instance, list[str]]:
+    """The part with its must_serve demands that fail R1-R5 on the part's shares set to not must-serve,
+    and a note naming them (none: the part unchanged)."""
+    demands = part.demands
+    must = demands["must_serve"].to_numpy(dtype=bool)
+    if not must.any():
+        return part, []
+    reasons = screen(part).reasons
+    lost = must & demands["demand_id"].isin(list(reasons)).to_numpy()
+    if not lost.any():
+        return part, []
+    ids = demands["demand_id"].to_numpy()[lost]
+    relaxed = demands.assign(must_serve=must & ~lost)
+    note = (f"must_serve relaxed in the part for {some_of(list(ids))} "
+            f"({', '.join(sorted({reasons[d] for d in ids}))} on the part's share)")
+    return dataclasses.replace(part, tables={**part.tables, "demands": relaxed}), [note]
