@@ -559,6 +559,11 @@ def test_auto_chooses_partition_above_its_threshold_where_it_may_start_processes
     assert resolve_method(SolveOptions(threads=1), scr)[0] == "exact"
     assert resolve_method(SolveOptions(method="fast"), scr)[0] == "fast"
     assert pipeline.auto_parts(2_782_480) == 8 and pipeline.auto_parts(6) == 2
+    # a limit too short for parts of their own: the fast method (at 50,000 x 300 and 60 s, partition ran
+    # 76 s and served 469,406, the fast method 55 s and 472,606)
+    assert resolve_method(SolveOptions(time_limit=180.0), scr)[0] == "partition"
+    assert resolve_method(SolveOptions(time_limit=179.0), scr) == (
+        "fast", ["method auto chose fast: 6 (demand, pool) pairs > 5, but a time limit under 180 s leaves its parts too little"])
 
 
 def test_auto_partition_solves_and_falls_back_to_the_fast_method(tmp_path, monkeypatch):
@@ -569,6 +574,7 @@ def test_auto_partition_solves_and_falls_back_to_the_fast_method(tmp_path, monke
     from allocator.problems import NoSolution
 
     monkeypatch.setattr(pipeline, "AUTO_PARTITION_PAIRS", 5)
+    monkeypatch.setattr(pipeline, "AUTO_PARTITION_MIN_SECONDS", 30.0)
     inst = write(tmp_path / "i", _budget_world())
     options = SolveOptions(time_limit=30, executor=ExecutorOptions(workers=1, progress=False))
     result = solve_and_write(inst, tmp_path / "p", options)
@@ -632,7 +638,7 @@ def test_partition_never_returns_merged_parts_that_leave_a_must_serve_demand_out
     def parts_missing_d3(instance, scr, options, parts, solve_part, executor):
         return missing_d3, [], ["part 1: failed"]
 
-    monkeypatch.setattr(pipeline, "_best_heuristic", lambda instance, scr, start: missing_d3)  # no baseline serves d3
+    monkeypatch.setattr(pipeline, "_best_heuristic", lambda instance, scr, start, deadline=None: missing_d3)  # no baseline serves d3
 
     def whole_finds_nothing(instance, scr, options, best_heuristic, warm=None, decomposition_share=1.0):
         return FastResult(np.zeros(len(pairs), dtype=bool), pd.DataFrame(), "no_solution", 0.0, [], {})
@@ -741,3 +747,41 @@ def test_a_part_whose_must_serve_demands_conflict_is_solved_without_r10(tmp_path
     assert result.plan.served_value == pytest.approx(10.0)
     assert {"d3a", "d3b"} <= set(result.plan.assignments["demand_id"])
     check_plan_files(inst, tmp_path / "p")
+
+
+def test_a_time_limit_shorter_than_reading_and_writing_is_said(tmp_path, monkeypatch):
+    """When reading, screening and the reserve for writing leave the methods less than a second (forced
+    here by a writing reserve of 1,000 s), the plan is still the best baseline found, and the notes say
+    that the limit could not be held (seen at 50,000 x 300 with --time-limit 30: screening alone 14 s)."""
+    import allocator.solve.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "finish_seconds", lambda scr: 1000.0)
+    inst = write(tmp_path / "i", _budget_world())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast", time_limit=5))
+    assert result.plan.served_value == pytest.approx(10.0)
+    assert any(n.startswith("the time limit (5 s) is shorter than reading, screening and writing this instance take "
+                            "(about 1000 s)") for n in result.notes), result.notes
+    result = solve_and_write(inst, tmp_path / "q", SolveOptions(method="fast", time_limit=5000))
+    assert not any("is shorter than reading" in n for n in result.notes)
+
+
+def test_baselines_after_the_first_stop_at_their_share_of_the_time(tmp_path, monkeypatch):
+    """Without a deadline every baseline runs and the best is kept (10 on the budget day); with a deadline
+    already passed only the first pass that serves every must-serve demand (greedy here) runs."""
+    import allocator.solve.exact as exact
+
+    instance = read_instance(write(tmp_path / "i", _budget_world()))
+    scr = screen(instance)
+    ran: list[str] = []
+    original = exact.place
+
+    def counting(instance, scr, method):
+        ran.append(method)
+        return original(instance, scr, method)
+
+    monkeypatch.setattr(exact, "place", counting)
+    plan = exact._best_heuristic(instance, scr)
+    assert ran == ["greedy", "fcfs"] and float(scr.pairs["value"].to_numpy()[plan.chosen].sum()) == pytest.approx(10.0)
+    ran.clear()
+    exact._best_heuristic(instance, scr, deadline=0.0)
+    assert ran == ["greedy"]

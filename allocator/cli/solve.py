@@ -25,7 +25,7 @@ from allocator.solve.options import METHODS, SOLVERS
 @click.option("--method", type=click.Choice(METHODS), default="auto",
               show_default=True,
               help="auto (exact MIP up to 2,000 model columns, fast above, with the exact MIP from its plan up to "
-                   "20,000, partition above 1,000,000 pairs), exact, fast (price-and-fix), partition (parts by enterprise "
+                   "20,000, partition above 1,000,000 pairs with --time-limit 180 or more), exact, fast (price-and-fix), partition (parts by enterprise "
                    "in parallel), or the baselines fcfs and greedy.")
 @click.option("--parts", type=click.IntRange(min=1), default=4, show_default=True,
               help="--method partition: parts (auto's partition: one per 350,000 (demand, pool) pairs).")

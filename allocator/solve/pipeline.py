@@ -68,6 +68,7 @@ AUTO_DECOMPOSITION_SHARE = 0.5  # above it, the share of the value time the fast
 # hours are summed into one block), took 18 s on the whole instance. Hourly 5,000 x 24 days have 67,000-80,000 pairs.
 AUTO_PARTITION_PAIRS = 1_000_000
 AUTO_PART_PAIRS = 350_000  # and parts of about this many pairs (8 at 50,000 x 300)
+AUTO_PARTITION_MIN_SECONDS = 180.0  # and a --time-limit of at least this (or none): parts need time of their own
 
 
 def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
@@ -75,7 +76,7 @@ def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
     path, which up to AUTO_FAST_COLUMNS keeps most of the time for the exact MIP from its plan (its polish
     stage, to --gap or 1e-4), so auto never returns less than the fast method; above AUTO_PARTITION_PAIRS
     pairs the partitioned method (:func:`auto_parts` parts) where the solve may start processes and more than one
-    thread. ``--gap`` is a stopping target, never a reason to choose a method (see docs/decisions.md)."""
+    thread, and --time-limit is AUTO_PARTITION_MIN_SECONDS or more (or not given). ``--gap`` is a stopping target, never a reason to choose a method (see docs/decisions.md)."""
     from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
 
     if options.method != "auto":
@@ -83,8 +84,11 @@ def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
     columns = model_columns(scr)
     pairs = len(scr.pairs)
     if pairs > AUTO_PARTITION_PAIRS and options.other_processes and options.threads != 1:
-        return "partition", [f"method auto chose partition: {pairs:,} (demand, pool) pairs > {AUTO_PARTITION_PAIRS:,}, "
-                             f"{auto_parts(pairs)} parts"]
+        if options.time_limit is None or options.time_limit >= AUTO_PARTITION_MIN_SECONDS:
+            return "partition", [f"method auto chose partition: {pairs:,} (demand, pool) pairs > {AUTO_PARTITION_PAIRS:,}, "
+                                 f"{auto_parts(pairs)} parts"]
+        return "fast", [f"method auto chose fast: {pairs:,} (demand, pool) pairs > {AUTO_PARTITION_PAIRS:,}, but a time "
+                        f"limit under {AUTO_PARTITION_MIN_SECONDS:.0f} s leaves its parts too little"]
     if columns > AUTO_FAST_COLUMNS:
         return "fast", [f"method auto chose fast: {columns:,} model columns > {AUTO_FAST_COLUMNS:,}"]
     if columns > AUTO_EXACT_COLUMNS:
@@ -124,8 +128,13 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
     check_model_size(scr)
     method, notes = resolve_method(options, scr)
     options = dataclasses.replace(options, method=method)
+    too_short: list[str] = []
     if options.deadline is not None:  # what the methods get: the limit less reading, screening and a reserve
         end = options.deadline - finish_seconds(scr)  # for extracting, explaining, checking and writing the plan
+        if end - time.perf_counter() < 1.0:
+            too_short.append(f"the time limit ({options.deadline - started:.0f} s) is shorter than reading, screening and "
+                             f"writing this instance take (about {time.perf_counter() - started + finish_seconds(scr):.0f} s): "
+                             "the command runs past it, with the first plans found")
         options = dataclasses.replace(options, deadline=end, time_limit=max(0.5, end - time.perf_counter()))
     uses_solver = method in ("exact", "fast", "partition")
     if method == "exact":
@@ -148,7 +157,7 @@ def solve_loaded(instance: Instance, options: SolveOptions, seconds: dict[str, f
                                                                 seconds=remaining(options))
         decided = _Chosen(heuristic.chosen, heuristic.schedule, "feasible", bound, bound_notes, prices=prices)
         seconds["bound"] = time.perf_counter() - t0 - seconds["solve"]
-    decided.notes[:0] = notes
+    decided.notes[:0] = notes + too_short
 
     t0 = time.perf_counter()
     plan = extract_plan(instance, scr, scr.pairs[decided.chosen], decided.schedule)
@@ -200,7 +209,7 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
     """Price-and-fix, an hourly schedule where needed, the cost stage (:mod:`allocator.solve.fast`)."""
     from allocator.solve.fast import solve_fast
 
-    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr, options.start),
+    result = solve_fast(instance, scr, options, lambda: _best_heuristic(instance, scr, options.start, options.deadline),
                         decomposition_share=decomposition_share)
     seconds["build"] = time.perf_counter() - t0 - sum(v for k, v in result.phases.items() if k != "build")
     seconds["solve"] = sum(v for k, v in result.phases.items() if k != "build")
@@ -266,7 +275,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
     seconds["parts"] = time.perf_counter() - t0
     merged_misses = plan.unplaced_must_serve
     if merged_misses:  # the whole instance starts from the best baseline that serves them, the parts' prices still
-        baseline = _best_heuristic(instance, scr, options.start)
+        baseline = _best_heuristic(instance, scr, options.start, options.deadline)
         plan = plan if baseline.unplaced_must_serve else baseline
         notes.append(f"the merged parts leave {len(merged_misses)} must_serve demand(s) out: the whole instance starts "
                      + ("from them (its MIP placing must_serve demands)" if baseline.unplaced_must_serve else
