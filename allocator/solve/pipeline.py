@@ -76,7 +76,8 @@ def resolve_method(options: SolveOptions, scr: Screen) -> tuple[str, list[str]]:
     path, which up to AUTO_FAST_COLUMNS keeps most of the time for the exact MIP from its plan (its polish
     stage, to --gap or 1e-4), so auto never returns less than the fast method; above AUTO_PARTITION_PAIRS
     pairs the partitioned method (:func:`auto_parts` parts) where the solve may start processes and more than one
-    thread, and --time-limit is AUTO_PARTITION_MIN_SECONDS or more (or not given). ``--gap`` is a stopping target, never a reason to choose a method (see docs/decisions.md)."""
+    thread, and --time-limit is AUTO_PARTITION_MIN_SECONDS or more (or not given). ``--gap`` is a stopping
+    target, never a reason to choose a method (see docs/decisions.md)."""
     from allocator.solve.fast import AUTO_FAST_COLUMNS, model_columns
 
     if options.method != "auto":
