@@ -729,6 +729,7 @@ def test_the_lp_proof_of_infeasibility_keeps_to_the_time_left(tmp_path):
     scr = screen(instance)
     assert relaxation_infeasible(instance, scr) and relaxation_infeasible(instance, scr, 30.0)
     assert not relaxation_infeasible(instance, scr, 0.5)
+    assert not relaxation_infeasible(instance, scr, 30.0, prepare_seconds=10.0)  # its build would take the time
 
 
 def test_a_part_whose_must_serve_demands_conflict_is_solved_without_r10(tmp_path):
@@ -785,3 +786,29 @@ def test_baselines_after_the_first_stop_at_their_share_of_the_time(tmp_path, mon
     ran.clear()
     exact._best_heuristic(instance, scr, deadline=0.0)
     assert ran == ["greedy"]
+
+
+def test_baselines_of_equal_value_resolve_as_before(tmp_path, monkeypatch):
+    """Ties between the baselines go to greedy, then fcfs, then the cap-aware pass, then must-serve first
+    (the order the passes were compared in before they were reordered for the time share)."""
+    import allocator.solve.exact as exact
+    from allocator.solve.state import HeuristicPlan
+
+    instance = read_instance(write(tmp_path / "i", _budget_world()))
+    scr = screen(instance)
+    d1 = np.asarray(scr.pairs["demand_id"] == "d1") & np.asarray(scr.pairs["pool_id"] == "pB")
+    values = {"greedy": 1.0, "fcfs": 1.0, "cap-aware": 1.0, "must-first": 1.0}
+    made: dict[int, str] = {}
+
+    def plan_of(name):
+        plan = HeuristicPlan(d1.copy() if values[name] else np.zeros(len(d1), dtype=bool), pd.DataFrame(), [])
+        made[id(plan)] = name
+        return plan
+
+    monkeypatch.setattr(exact, "place", lambda instance, scr, method: plan_of(method))
+    monkeypatch.setattr(exact, "place_in_order", lambda instance, scr, sequence, keep=None: plan_of("cap-aware"))
+    monkeypatch.setattr(exact, "must_serve_first", lambda instance, scr: plan_of("must-first"))
+    for dropped, expected in (("", "greedy"), ("greedy", "fcfs"), ("fcfs", "cap-aware"), ("cap-aware", "must-first")):
+        if dropped:
+            values[dropped] = 0.0
+        assert made[id(exact._best_heuristic(instance, scr))] == expected

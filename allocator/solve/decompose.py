@@ -248,12 +248,14 @@ def solve_by_decomposition(instance: Instance, scr: Screen, data: ModelData, sta
     notes.append(f"fixing: {fixing_rounds} rounds, {len(accepted)} plans accepted "
                  f"(value {sum(master.plan_value(n) for n in accepted):,.6g}); best placement after round {best_round}")
     candidates = [("price-and-fix", best_placed), ("baseline", start)]
-    if best_placed.unplaced_must_serve and not start.unplaced_must_serve and deadline - time.perf_counter() > 1.0:
+    if (best_placed.unplaced_must_serve and not start.unplaced_must_serve
+            and MUST_REPAIR_SHARE * (deadline - time.perf_counter()) > 1.0):
         t0 = time.perf_counter()
         live.update("must-serve")
         repaired = recombine_for_must_serve(instance, scr, best_placed, start,
                                             MUST_REPAIR_SHARE * (deadline - t0), best_bound, target_gap, notes)
-        candidates.append(("price-and-fix with its must_serve demands placed", repaired))
+        if repaired is not start:
+            candidates.append(("price-and-fix with its must_serve demands placed", repaired))
         phases["must_serve_repair"] = time.perf_counter() - t0
 
     # 4. integer master from the plan, if time is left and the plan is short of the target
@@ -289,8 +291,8 @@ def recombine_for_must_serve(instance: Instance, scr: Screen, plan: HeuristicPla
                              seconds: float, bound: float, target_gap: float, notes: list[str]) -> HeuristicPlan:
     """``plan`` leaves must_serve demands out that ``keeper`` serves: the exact model over the pairs of both
     plans and every pair of the enterprises owning the demands left out, from ``keeper`` (R10 a hard row
-    there), so that HiGHS keeps what it can of ``plan`` around them. Returns the better of its plan and
-    ``keeper``."""
+    there), so that HiGHS keeps what it can of ``plan`` around them; its plan completed by the cap-aware pass.
+    Returns the better of that and ``keeper`` (``keeper`` itself when the MIP found nothing better)."""
     from allocator.solve.restricted import restricted_mip
 
     pairs = scr.pairs
@@ -299,7 +301,9 @@ def recombine_for_must_serve(instance: Instance, scr: Screen, plan: HeuristicPla
     repaired, _ = restricted_mip(instance, scr, allowed, keeper, seconds, bound, target_gap, notes,
                                  f"MIP placing the {len(plan.unplaced_must_serve)} must_serve demand(s) "
                                  "price-and-fix left out, beside its plan and the baseline's")
-    return repaired
+    if repaired is keeper:
+        return keeper
+    return place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=repaired)
 
 
 def columns_frame(master: Master, scr: Screen, numbers: np.ndarray) -> pd.DataFrame:

@@ -359,15 +359,18 @@ def _cost_stage(instance: Instance, scr: Screen, plan: HeuristicPlan, allowed: n
     return HeuristicPlan(chosen, schedule_from_solution(data.pairs, data.usage_rows, chosen_sub, col[mm.columns("usage")]), [])
 
 
-def relaxation_infeasible(instance: Instance, scr: Screen, seconds: float | None = None) -> bool:
+def relaxation_infeasible(instance: Instance, scr: Screen, seconds: float | None = None,
+                          prepare_seconds: float = 0.0) -> bool:
     """True when the LP relaxation of the exact model is proven infeasible within ``seconds`` (a proof
     that no plan exists); False when it is feasible or not decided in time (the limit counts the build:
-    a 50,000 x 300 day's LP ran 15 minutes past a 300 s limit before it had one)."""
+    a 50,000 x 300 day's LP ran 15 minutes past a 300 s limit before it had one). Not tried when
+    ``seconds`` is under 1 s + 3 x ``prepare_seconds`` (the model data's build, measured by the caller:
+    the matrix takes longer)."""
     from models.build import build_matrix
     from models.data import prepare
 
     t_end = None if seconds is None else time.perf_counter() + seconds
-    if t_end is not None and seconds < 1.0:
+    if t_end is not None and seconds < 1.0 + 3.0 * prepare_seconds:
         return False
     h = build_matrix(prepare(instance, scr)).to_highs(relax=True)
     if t_end is not None:

@@ -63,6 +63,7 @@ def explain_infeasible(model, data, time_budget_seconds: float = 60.0) -> list[s
     highs.setOptionValue("output_flag", False)
     rows_to_con = dict(opt._solver_con_to_pyomo_con_map)
     cols_to_var = _columns_to_vars(model, opt._pyomo_var_to_solver_var_map)
+    highs.setOptionValue("time_limit", float(max(0.1, time_budget_seconds)))  # the IIS's LP solves too
     conflict = _lp_iis(highs, rows_to_con, cols_to_var)
     if not conflict.rows:
         conflict = _deletion_filter(highs, rows_to_con, time.perf_counter() + time_budget_seconds)

@@ -220,7 +220,7 @@ def _fast(instance: Instance, scr: Screen, options: SolveOptions, seconds: dict,
     if result.status == "no_solution":
         from allocator.solve.fast import relaxation_infeasible
 
-        if relaxation_infeasible(instance, scr, remaining(options)):
+        if relaxation_infeasible(instance, scr, remaining(options), result.phases.get("build", 0.0)):
             raise InfeasibleInstance("the instance is infeasible: even the LP relaxation cannot serve every must_serve "
                                      "demand within capacity, energy and budget", [])
         raise NoSolution("no plan serving every must_serve demand found within the limits (fast method)")
@@ -326,21 +326,22 @@ def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
     index, part, options = job
     options = dataclasses.replace(options, price_of_a_yuan=False)
     t0 = time.perf_counter()
-    part, relaxed = _without_unservable_must_serve(part)
+    limit = options.time_limit
+    relaxed: list[str] = []
     try:
+        part, relaxed = _without_unservable_must_serve(part)
         try:
-            result = solve_loaded(part, options)
+            result = solve_loaded(part, _time_left(options, limit, t0))
         except (InfeasibleInstance, NoSolution) as error:
-            if not part.demands["must_serve"].any():
+            # once more without R10, if a quarter of the part's time is left
+            if not part.demands["must_serve"].any() or (limit is not None and time.perf_counter() - t0 > 0.75 * limit):
                 raise
             relaxed.append(f"every must_serve demand relaxed in the part ({' '.join(str(error).split())[:200]})")
-            part = dataclasses.replace(part, tables={**part.tables, "demands": part.demands.assign(must_serve=False)})
-            if options.time_limit is not None:
-                options = dataclasses.replace(options, time_limit=max(1.0, options.time_limit - (time.perf_counter() - t0)))
-            result = solve_loaded(part, options)
+            part = _with_must_serve(part, np.zeros(len(part.demands), dtype=bool))
+            result = solve_loaded(part, _time_left(options, limit, t0))
     except Exception as error:  # noqa: BLE001 - one part failing leaves its demands to the repair pass
         return PartResult(index, [], empty_schedule(), "failed", 0.0, float("inf"), options.method, time.perf_counter() - t0,
-                          f"{type(error).__name__}: {error}")
+                          "; ".join([f"{type(error).__name__}: {error}", *relaxed]))
     a = result.plan.assignments
     return PartResult(index, list(zip(a["demand_id"], a["pool_id"])), result.plan.schedule, result.status,
                       result.plan.served_value, result.best_bound, result.method, time.perf_counter() - t0,
@@ -348,8 +349,8 @@ def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
 
 
 def _without_unservable_must_serve(part: Instance) -> tuple[Instance, list[str]]:
-    """The part with its must_serve demands that fail R1-R5 on the part's shares set to not must-serve,
-    and a note naming them (none: the part unchanged)."""
+    """The part with its must_serve demands that the screening rules out on the part's shares (R1-R5) set
+    to not must-serve, and a note naming them (none: the part unchanged)."""
     demands = part.demands
     must = demands["must_serve"].to_numpy(dtype=bool)
     if not must.any():
@@ -359,7 +360,17 @@ def _without_unservable_must_serve(part: Instance) -> tuple[Instance, list[str]]
     if not lost.any():
         return part, []
     ids = demands["demand_id"].to_numpy()[lost]
-    relaxed = demands.assign(must_serve=must & ~lost)
     note = (f"must_serve relaxed in the part for {some_of(list(ids))} "
             f"({', '.join(sorted({reasons[d] for d in ids}))} on the part's share)")
-    return dataclasses.replace(part, tables={**part.tables, "demands": relaxed}), [note]
+    return _with_must_serve(part, must & ~lost), [note]
+
+
+def _with_must_serve(part: Instance, must: np.ndarray) -> Instance:
+    return dataclasses.replace(part, tables={**part.tables, "demands": part.demands.assign(must_serve=must)})
+
+
+def _time_left(options: SolveOptions, limit: float | None, t0: float) -> SolveOptions:
+    """The part's options with what is left of its limit since ``t0`` (its screenings count)."""
+    if limit is None:
+        return options
+    return dataclasses.replace(options, time_limit=max(1.0, limit - (time.perf_counter() - t0)))
