@@ -81,12 +81,14 @@ class InstanceTooLarge(AllocatorError):
 
 
 class InfeasibleInstance(AllocatorError):
-    """No plan satisfies every rule; ``reasons`` says what conflicts."""
+    """No plan satisfies every rule; ``reasons`` says what conflicts; ``unservable``: the must_serve demands
+    that fail R1-R5 on their own, with the screening's reason (when that is the cause)."""
 
     exit_code = EXIT_INFEASIBLE
 
-    def __init__(self, message: str, reasons: list[str] | None = None):
+    def __init__(self, message: str, reasons: list[str] | None = None, unservable: dict[str, str] | None = None):
         self.reasons = reasons or []
+        self.unservable = unservable or {}
         super().__init__(message)
 
 

@@ -42,7 +42,7 @@ def check_must_serve(instance: Instance, scr: Screen) -> None:
     failing = [(d, scr.reasons[d]) for d in must if d in scr.reasons]
     if failing:
         lines = [f"must_serve demand '{d}' cannot be served: {reason}" for d, reason in failing]
-        raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines)
+        raise InfeasibleInstance("the instance is infeasible:\n  " + "\n  ".join(lines), lines, dict(failing))
 
 
 MAX_MODEL_COLUMNS = 30_000_000  # assignment plus hourly usage columns this machine class can hold (24 GiB)
@@ -322,23 +322,24 @@ def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
     A must_serve demand that the part's share of its pools cannot hold (``window_too_short`` with a
     fraction of the cards) is not must-serve in the part: the part is solved for everything else, and
     the whole-instance stage places the must_serve demands the merged plan leaves out. If the part still
-    has no plan serving the rest of its must_serve demands, it is solved once more without R10."""
+    has no plan serving the rest of its must_serve demands, it is solved once more without R10 (when a
+    quarter of its time is left)."""
     index, part, options = job
     options = dataclasses.replace(options, price_of_a_yuan=False)
     t0 = time.perf_counter()
     limit = options.time_limit
     relaxed: list[str] = []
     try:
-        part, relaxed = _without_unservable_must_serve(part)
-        try:
-            result = solve_loaded(part, _time_left(options, limit, t0))
-        except (InfeasibleInstance, NoSolution) as error:
-            # once more without R10, if a quarter of the part's time is left
-            if not part.demands["must_serve"].any() or (limit is not None and time.perf_counter() - t0 > 0.75 * limit):
-                raise
-            relaxed.append(f"every must_serve demand relaxed in the part ({' '.join(str(error).split())[:200]})")
-            part = _with_must_serve(part, np.zeros(len(part.demands), dtype=bool))
-            result = solve_loaded(part, _time_left(options, limit, t0))
+        while True:
+            try:
+                result = solve_loaded(part, _time_left(options, limit, t0))
+                break
+            except (InfeasibleInstance, NoSolution) as error:
+                late = limit is not None and time.perf_counter() - t0 > 0.75 * limit
+                part, note = _relaxed_part(part, error, late)
+                if note is None:
+                    raise
+                relaxed.append(note)
     except Exception as error:  # noqa: BLE001 - one part failing leaves its demands to the repair pass
         return PartResult(index, [], empty_schedule(), "failed", 0.0, float("inf"), options.method, time.perf_counter() - t0,
                           "; ".join([f"{type(error).__name__}: {error}", *relaxed]))
@@ -348,21 +349,23 @@ def solve_part(job: tuple[int, Instance, SolveOptions]) -> PartResult:
                       error="; ".join(relaxed), warm=result.warm)
 
 
-def _without_unservable_must_serve(part: Instance) -> tuple[Instance, list[str]]:
-    """The part with its must_serve demands that the screening rules out on the part's shares (R1-R5) set
-    to not must-serve, and a note naming them (none: the part unchanged)."""
+def _relaxed_part(part: Instance, error: Exception, late: bool) -> tuple[Instance, str | None]:
+    """The part with less of R10 after ``error``, and a note saying what (None: nothing left to relax).
+
+    The must_serve demands the screening ruled out on the part's shares (``error.unservable``) lose the
+    flag; otherwise, unless ``late``, every must_serve demand of the part does."""
     demands = part.demands
     must = demands["must_serve"].to_numpy(dtype=bool)
-    if not must.any():
-        return part, []
-    reasons = screen(part).reasons
-    lost = must & demands["demand_id"].isin(list(reasons)).to_numpy()
-    if not lost.any():
-        return part, []
-    ids = demands["demand_id"].to_numpy()[lost]
-    note = (f"must_serve relaxed in the part for {some_of(list(ids))} "
-            f"({', '.join(sorted({reasons[d] for d in ids}))} on the part's share)")
-    return _with_must_serve(part, must & ~lost), [note]
+    unservable = getattr(error, "unservable", {})
+    if unservable:
+        ids = sorted(unservable)
+        note = (f"must_serve relaxed in the part for {some_of(ids)} "
+                f"({', '.join(sorted(set(unservable.values())))} on the part's share)")
+        return _with_must_serve(part, must & ~demands["demand_id"].isin(ids).to_numpy()), note
+    if not must.any() or late:
+        return part, None
+    return (_with_must_serve(part, np.zeros(len(demands), dtype=bool)),
+            f"every must_serve demand relaxed in the part ({' '.join(str(error).split())[:200]})")
 
 
 def _with_must_serve(part: Instance, must: np.ndarray) -> Instance:
@@ -370,7 +373,7 @@ def _with_must_serve(part: Instance, must: np.ndarray) -> Instance:
 
 
 def _time_left(options: SolveOptions, limit: float | None, t0: float) -> SolveOptions:
-    """The part's options with what is left of its limit since ``t0`` (its screenings count)."""
+    """The part's options with what is left of its limit since ``t0`` (its failed attempts count)."""
     if limit is None:
         return options
     return dataclasses.replace(options, time_limit=max(1.0, limit - (time.perf_counter() - t0)))
