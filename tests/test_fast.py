@@ -120,6 +120,38 @@ def test_a_mip_places_the_must_serve_demands_first_fit_left_out(tmp_path):
     check_plan_files(inst, tmp_path / "p")
 
 
+def test_one_period_must_serve_demands_the_baselines_left_out_go_to_price_and_fix_first(tmp_path):
+    """On one period the MIP placing must-serve demands waits for price-and-fix (which accepts plans serving
+    them first): here it serves both d1 and d2 (30), so that MIP never runs."""
+    inst = write(tmp_path / "i", _first_fit_blocks_must_serve())
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast", time_limit=30))
+    assert result.plan.served_value == pytest.approx(30.0)
+    assert not any("MIP placing" in n for n in result.notes)
+    assert "plan from price-and-fix" in " ".join(result.notes)
+    check_plan_files(inst, tmp_path / "p")
+
+
+def test_a_plan_of_price_and_fix_missing_must_serve_demands_is_completed_from_that_plan(tmp_path, monkeypatch):
+    """If the decomposition's plan still leaves a must-serve demand out (here: it is made to return the first-fit
+    plan, d1 at pB, d2 left out), the MIP placing the must-serve demands runs from that plan: d1 at pA, d2 at pB."""
+    import allocator.solve.decompose as decompose
+    from allocator.solve.exact import _best_heuristic
+
+    inst = write(tmp_path / "i", _first_fit_blocks_must_serve())
+    instance = read_instance(inst)
+    first_fit = _best_heuristic(instance, screen(instance))
+    assert first_fit.unplaced_must_serve == ["d2"]
+
+    def missing_d2(instance, scr, data, start, *args, **kwargs):
+        return decompose.Decomposition(30.0, first_fit.chosen.copy(), first_fit.schedule, ["d2"], ["made to miss d2"])
+
+    monkeypatch.setattr(decompose, "solve_by_decomposition", missing_d2)
+    result = solve_and_write(inst, tmp_path / "p", SolveOptions(method="fast", time_limit=30))
+    assert result.plan.served_value == pytest.approx(30.0)
+    assert any("MIP placing the 1 must_serve demand(s) the plan left out" in n for n in result.notes)
+    check_plan_files(inst, tmp_path / "p")
+
+
 @pytest.mark.parametrize("method", ["fcfs", "greedy"])
 def test_heuristics_report_the_lagrangian_bound(tmp_path, method):
     """Lagrangian bound of _budget_world: value 10 (budget 5 = bill 10 at pB) -- also the optimum,

@@ -143,13 +143,15 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     live.update(value=_value(scr, start))
     phases["baselines"] = time.perf_counter() - t0
     notes.append(f"best baseline: value {_value(scr, start):,.6g}")
-    if start.unplaced_must_serve:
+    hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
+    # one period: price-and-fix accepts plans serving must-serve demands first and usually serves them all, so
+    # the MIP placing what the baselines left out waits until after it, from its plan (decisions.md)
+    if start.unplaced_must_serve and hourly:
         t0 = time.perf_counter()
         live.update("must-serve")
         start = place_must_serve(instance, scr, start, MUST_SERVE_SHARE * (deadline - t0), notes)
         phases["must_serve"] = time.perf_counter() - t0
 
-    hourly = instance.periods > 1 and TIME_BLOCKS < instance.periods
     columns = model_columns(scr)
     small = columns <= POLISH_MAX_COLUMNS
     # the value stages get the time; the cost stage what they leave, and at least COST_STAGE_SHARE of it
@@ -185,6 +187,11 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
         notes += schedule_notes
         phases["schedule"] = time.perf_counter() - t0
     plan = _better(scr, plan, start)
+    if plan.unplaced_must_serve and not hourly:
+        t0 = time.perf_counter()
+        live.update("must-serve")
+        plan = _better(scr, place_must_serve(instance, scr, plan, value_end - t0, notes, "the plan"), plan)
+        phases["must_serve"] = time.perf_counter() - t0
     if not dec.exact and not plan.unplaced_must_serve and not small:
         plan = widen_hours(instance, scr, plan, dec, value_end, target_gap, notes, live, phases)
     if beside is not None:
@@ -296,11 +303,11 @@ def _take_from_beside(instance: Instance, scr: Screen, data, beside: ExactBeside
 
 
 def place_must_serve(instance: Instance, scr: Screen, start: HeuristicPlan, seconds: float,
-                     notes: list[str]) -> HeuristicPlan:
-    """The baselines left must_serve demands out (first fit can block them: thresholds, budgets, green
-    power): the exact model over every pair of the enterprises with must_serve demands, beside the
-    start's pairs, stopped at its first plan (R10 is a hard row there), then completed by the
-    cap-aware pass. Returns the start when that finds no plan within ``seconds``."""
+                     notes: list[str], whose: str = "the baselines") -> HeuristicPlan:
+    """The start (``whose`` plan, for the note) left must_serve demands out (first fit can block them:
+    thresholds, budgets, green power): the exact model over every pair of the enterprises with must_serve
+    demands, beside the start's pairs, stopped at its first plan (R10 is a hard row there), then completed
+    by the cap-aware pass. Returns the start when that finds no plan within ``seconds``."""
     pairs = scr.pairs
     demands = instance.demands
     owners = set(demands.loc[demands["must_serve"], "enterprise_id"])
@@ -308,7 +315,7 @@ def place_must_serve(instance: Instance, scr: Screen, start: HeuristicPlan, seco
     n_missing = len(start.unplaced_must_serve)
     # stop at the first plan: any incumbent is within 100 % of a positive bound
     plan, _ = restricted_mip(instance, scr, allowed, start, seconds, max(1.0, _value(scr, start)) * 1e6, 1.0, notes,
-                             f"MIP placing the {n_missing} must_serve demand(s) the baselines left out")
+                             f"MIP placing the {n_missing} must_serve demand(s) {whose} left out")
     if plan.unplaced_must_serve:
         return start
     return place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=plan)
