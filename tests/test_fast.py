@@ -471,6 +471,38 @@ def test_fast_method_runs_alone_when_no_worker_can_be_started(tmp_path, monkeypa
     check_plan_files(folder, tmp_path / "p")
 
 
+def test_polish_moves_to_the_wider_set_once_a_set_is_proved_within_its_own_gap(tmp_path, monkeypatch):
+    """Two polish sets on the packing day: the first MIP ends 0.05 % below its own bound (its optimum short
+    of the target against the instance bound 100), so the second, wider set runs; the first with the set gap
+    (a wider set follows), the last with the proof gap. Proving that last 0.05 % took all the time before."""
+    import time
+    import types
+
+    import allocator.solve.fast as fast
+    from allocator.solve.progress import Progress
+    from allocator.solve.restricted import RESTRICTED_MIP_GAP
+    from allocator.solve.state import HeuristicPlan
+
+    instance = read_instance(write(tmp_path / "i", _packing_world()))
+    scr = screen(instance)
+    chosen = (scr.pairs["demand_id"] == "a").to_numpy()
+    plan = HeuristicPlan(chosen, pd.DataFrame(), [])
+    calls = []
+
+    def fake_mip(instance, scr, allowed, start, seconds, bound, target_gap, notes, label, progress=None, own_gap=None):
+        calls.append((label, own_gap))
+        return start, 6.0 * (1.0005 if label == "narrow" else 1.0)
+
+    monkeypatch.setattr(fast, "restricted_mip", fake_mip)
+    narrow, wide = chosen.copy(), (scr.pairs["demand_id"] != "e").to_numpy()
+    sets = [("narrow", narrow), ("wide", wide)]
+    with Progress(False) as live:
+        fast._polish(instance, scr, plan, types.SimpleNamespace(bound=100.0), sets, time.perf_counter() + 30.0, 0.005,
+                     [], live, {})
+    assert calls == [("narrow", fast.POLISH_SET_GAP), ("wide", RESTRICTED_MIP_GAP)]
+    assert RESTRICTED_MIP_GAP < 0.0005 < fast.POLISH_SET_GAP
+
+
 def _packing_world() -> dict:
     """One pool (pB, 10 card-hours), every demand its own enterprise: a (6 card-hours, value 6), b and c
     (5 each, priority 0.99: value 4.95), e (5, priority 0.1: value 0.5). The LP fills the pool with a and
