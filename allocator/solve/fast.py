@@ -63,7 +63,7 @@ AUTO_FAST_COLUMNS = 20_000  # above this many assignment + usage columns the def
 COST_STAGE_SHARE = 0.05  # of the time left after the baselines, kept for the cost stage at least
 TIME_BLOCKS = 1  # hourly instances: periods summed into this many blocks for the bound and the assignment
 SCHEDULE_SHARE = 0.5  # of the value time on hourly instances, kept from the decomposition for the hourly stages
-MUST_SERVE_SHARE = 0.3  # of the time left, at most, for a MIP placing must_serve demands the baselines left out
+MUST_SERVE_SHARE = 0.3  # hourly days: of the time left, at most, for a MIP placing must_serve demands the baselines left out
 POLISH_MAX_COLUMNS = 20_000  # up to this many model columns (all pairs, else the priced ones) a MIP polishes the plan
 # a polish set's own gap when a wider set follows: proving the last 0.1 % of a set whose optimum is short of the
 # target took the rest of the time (mixed 10,000 x 1: the LP's plans' 3,209 pairs within 0.07 % of their bound

@@ -279,7 +279,7 @@ def _partition(instance: Instance, scr: Screen, options: SolveOptions, seconds: 
         baseline = _best_heuristic(instance, scr, options.start, options.deadline)
         plan = plan if baseline.unplaced_must_serve else baseline
         notes.append(f"the merged parts leave {len(merged_misses)} must_serve demand(s) out: the whole instance starts "
-                     + ("from them (its MIP placing must_serve demands)" if baseline.unplaced_must_serve else
+                     + ("from them (the fast method's must-serve placement)" if baseline.unplaced_must_serve else
                         f"from the best baseline (value {_value(scr, plan):,.6g})"))
     t1 = time.perf_counter()
     whole = dataclasses.replace(options, method="fast", gap_given=True, gap=options.gap if options.gap_given else FAST_DEFAULT_GAP)
