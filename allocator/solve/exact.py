@@ -139,24 +139,27 @@ def _best_heuristic(instance: Instance, scr: Screen, start: StartPlan | None = N
     serves every must-serve demand (at 50,000 x 300 the passes take 20 s): the given start, greedy and fcfs
     run first, so the promise above holds for the two named baselines unless they alone take that long."""
     values = scr.pairs["value"].to_numpy()
-    passes = [lambda: start_plan(instance, scr, start),
-              lambda: place(instance, scr, "greedy"),
-              lambda: place(instance, scr, "fcfs"),
-              lambda: must_serve_first(instance, scr),
-              lambda: place_in_order(instance, scr, enterprise_sequence(instance, scr))]
-    rank = [4, 0, 1, 3, 2]  # ties go to the earlier of greedy, fcfs, cap-aware, must-serve first, start
+
+    def completed_start() -> HeuristicPlan | None:  # the given start plan, completed by the cap-aware pass
+        kept = start_plan(instance, scr, start)
+        return None if kept is None else place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=kept)
+
+    # (rank, pass) in the order they run; ties go to the lower rank: greedy, fcfs, cap-aware, must-serve first, start
+    passes = [(4, completed_start),
+              (0, lambda: place(instance, scr, "greedy")),
+              (1, lambda: place(instance, scr, "fcfs")),
+              (3, lambda: must_serve_first(instance, scr)),
+              (2, lambda: place_in_order(instance, scr, enterprise_sequence(instance, scr)))]
     t0 = time.perf_counter()
     budget_end = None if deadline is None else t0 + BASELINE_SHARE * max(0.0, deadline - t0)
     plans: list[tuple[int, HeuristicPlan]] = []
-    for i, make in enumerate(passes):
+    for rank, make in passes:
         serves_must = any(not p.unplaced_must_serve for _, p in plans)
         if plans and serves_must and budget_end is not None and time.perf_counter() > budget_end:
             break
         plan = make()
-        if plan is not None and i == 0:  # the start plan, completed by the cap-aware pass
-            plan = place_in_order(instance, scr, enterprise_sequence(instance, scr), keep=plan)
         if plan is not None:
-            plans.append((rank[i], plan))
+            plans.append((rank, plan))
     best = max(plans, key=lambda rp: (not rp[1].unplaced_must_serve, float(values[rp[1].chosen].sum()), -rp[0]))
     return best[1]
 

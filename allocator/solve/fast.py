@@ -194,7 +194,7 @@ def _solve_fast(instance: Instance, scr: Screen, options: SolveOptions, best_heu
     if plan.unplaced_must_serve and not hourly:
         t0 = time.perf_counter()
         live.update("must-serve")
-        plan = _better(scr, place_must_serve(instance, scr, plan, value_end - t0, notes, "the plan"), plan)
+        plan = place_must_serve(instance, scr, plan, value_end - t0, notes, "the plan")  # the plan itself if none found
         phases["must_serve"] = time.perf_counter() - t0
     if not dec.exact and not plan.unplaced_must_serve and not small:
         plan = widen_hours(instance, scr, plan, dec, value_end, target_gap, notes, live, phases)
